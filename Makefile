@@ -1,0 +1,48 @@
+# lvr1kit: the verbs a developer and CI type. `make test` and `make demo` work from a fresh clone.
+SHELL := /bin/bash
+PY := .venv/bin/python
+STAMP := .venv/.installed
+# Debian packages the tests need, installed when missing (PyAV and decord bundle their own FFmpeg).
+SYSTEM_PACKAGES ?=
+
+.PHONY: setup system-deps demo test lint fmt nbtest lab app clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	scripts/setup.sh
+	touch $@
+
+system-deps:
+	@scripts/system-deps.sh $(SYSTEM_PACKAGES)
+
+demo: setup
+	$(PY) -m lvr1kit.cli pipeline run pipelines/demo.yaml
+	@echo "Demo outputs: runs/demo/ (summary.json, one folder per stage, executed notebooks in runs/demo/notebooks/)."
+	@echo "Browse them in JupyterLab: make lab"
+
+test: setup
+	$(PY) -m pytest -q
+
+nbtest: setup
+	$(PY) -m pytest -q tests/notebooks
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/nbstripout --verify $$(git ls-files '*.ipynb')
+
+fmt: setup
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+	.venv/bin/nbstripout $$(git ls-files '*.ipynb')
+
+lab: setup
+	.venv/bin/pip install -q -e ".[dev,lab]"
+	.venv/bin/jupyter lab --ip 127.0.0.1 --no-browser
+
+app: setup
+	@echo "The review app is not built yet (issue 9: Gradio workbench app)." >&2; exit 2
+
+clean:
+	rm -rf .venv runs .pytest_cache .ruff_cache

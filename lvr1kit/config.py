@@ -1,0 +1,297 @@
+"""Typed configuration: shared blocks, one config per stage, packaged presets and dotted overrides.
+
+Every stage is configured from exactly three inputs, the same ones every notebook takes:
+
+1. the class defaults below,
+2. a preset: a packaged name such as ``"synth/tiny"`` (``lvr1kit/presets/synth/tiny.yaml``) or a path to YAML,
+3. ``overrides``: a dict of dotted keys relative to the stage config, e.g. ``{"world.minutes": 3}``.
+
+Unknown keys are errors that name the key (with a close match when there is one); all problems of a config
+are reported together, each with its remedy, in one :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lvr1kit.video.synth_config import WorldConfig
+
+__all__ = [
+    "STAGE_CONFIGS",
+    "ConfigError",
+    "MRSPConfig",
+    "ModelConfig",
+    "StrictModel",
+    "SynthConfig",
+    "VideoConfig",
+    "WorldConfig",
+    "dump_config",
+    "format_validation_error",
+    "list_presets",
+    "load_config",
+    "parse_override",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration problem a user can fix; the message lists every fault with its remedy."""
+
+
+def _raise_if(problems: list[str]) -> None:
+    """Raise every cross-field complaint of a validator at once (pydantic wraps it in its error)."""
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+class StrictModel(BaseModel):
+    """Base for every config block: unknown keys are errors, values are frozen, docstrings are help."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Shared blocks
+# ----------------------------------------------------------------------------------------------------------
+
+
+class VideoConfig(StrictModel):
+    """How frames are taken from a video (see :mod:`lvr1kit.video.sampling`)."""
+
+    sampler: Literal["uniform", "fps", "per_clip"] = "uniform"
+    """Frame sampling strategy: N frames over the whole video, a fixed rate with a cap, or N per clip."""
+    num_frames: int = Field(32, ge=1)
+    """Frames taken by the ``uniform`` sampler."""
+    fps: float = Field(1.0, gt=0)
+    """Sampling rate of the ``fps`` sampler, frames per second of video."""
+    max_frames: int = Field(512, ge=1)
+    """Cap on frames for the ``fps`` and ``per_clip`` samplers; above it, frames are spread uniformly."""
+    frames_per_clip: int = Field(4, ge=1)
+    """Frames taken from each clip by the ``per_clip`` sampler."""
+    clip_seconds: float = Field(10.0, gt=0)
+    """Clip length in seconds, for clip splitting and the ``per_clip`` sampler (the paper uses 10 s)."""
+    height: int | None = Field(None, ge=2)
+    """Resize frames to this height while decoding; ``None`` keeps the source size."""
+    width: int | None = Field(None, ge=2)
+    """Resize frames to this width while decoding; ``None`` keeps the source size."""
+    backend: Literal["auto", "decord", "pyav"] = "auto"
+    """Decoder: ``auto`` tries decord and falls back to PyAV."""
+
+    @model_validator(mode="after")
+    def _check(self) -> VideoConfig:
+        problems = []
+        if (self.height is None) != (self.width is None):
+            problems.append(f"video.height={self.height} and video.width={self.width}: set both to resize, or neither")
+        if self.sampler == "uniform" and self.num_frames > self.max_frames:
+            problems.append(
+                f"video.num_frames={self.num_frames} exceeds video.max_frames={self.max_frames}; "
+                "raise video.max_frames or lower video.num_frames"
+            )
+        _raise_if(problems)
+        return self
+
+
+class ModelConfig(StrictModel):
+    """Which vision-language model to load and how (see :mod:`lvr1kit.models`)."""
+
+    path: str | None = None
+    """Local folder of an HF checkpoint (a tiny one from ``lvr1 model tiny`` or a real 7B); never a hub id."""
+    family: Literal["qwen2_5_vl", "qwen3_vl"] = "qwen2_5_vl"
+    """Model family; decides preprocessing (patch size, timestamps) and the model class."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Parameter dtype; float32 on CPU, bfloat16 on GPUs."""
+    device: str = "cpu"
+    """Torch device string: ``cpu``, ``cuda``, ``cuda:1``."""
+    max_prompt_tokens: int = Field(4096, ge=16)
+    """Longest prompt (video + text tokens) accepted; longer prompts raise instead of being truncated."""
+    freeze_vision: bool = True
+    """Keep the vision tower frozen (its features can then be cached)."""
+
+
+class MRSPConfig(StrictModel):
+    """Multi-modal Reinforcement Sequence Parallelism: embedding reuse (stage 1) and sequence parallelism."""
+
+    cache_embeddings: bool = True
+    """Stage 1: encode each video once per step and reuse the embeddings for all rollouts and passes."""
+    sp_size: int = Field(1, ge=1)
+    """Stage 2: ranks in a sequence-parallel group; 1 turns sequence parallelism off."""
+    encode_chunk_frames: int = Field(64, ge=2)
+    """Frames encoded per vision-tower call, bounding activation memory (the paper's code uses 64)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> MRSPConfig:
+        problems = []
+        if self.encode_chunk_frames % 2:
+            problems.append(
+                f"mrsp.encode_chunk_frames={self.encode_chunk_frames} must be even (Qwen-VL's temporal "
+                "patch is 2 frames); use an even number such as 64"
+            )
+        _raise_if(problems)
+        return self
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Stage configs
+# ----------------------------------------------------------------------------------------------------------
+
+
+class SynthConfig(StrictModel):
+    """Stage ``synth``: make a synthetic long-video world and preview frames sampled from it."""
+
+    num_videos: int = Field(8, ge=1)
+    """Videos to generate."""
+    world: WorldConfig = Field(default_factory=WorldConfig)
+    """The world's difficulty knobs, length, frame size and visual cues."""
+    video: VideoConfig = Field(default_factory=VideoConfig)
+    """How frames are sampled for the preview (and, later, for the model)."""
+    preview_videos: int = Field(2, ge=0)
+    """Videos whose sampled frames are decoded and shown by the notebook."""
+
+    @model_validator(mode="after")
+    def _check(self) -> SynthConfig:
+        problems = []
+        if self.preview_videos > self.num_videos:
+            problems.append(
+                f"preview_videos={self.preview_videos} exceeds num_videos={self.num_videos}; lower preview_videos"
+            )
+        _raise_if(problems)
+        return self
+
+
+STAGE_CONFIGS: dict[str, type[StrictModel]] = {"synth": SynthConfig}
+"""Stage name -> config class; the preset folder of a stage carries the same name."""
+
+C = TypeVar("C", bound=BaseModel)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _presets_root() -> Path:
+    return Path(str(importlib.resources.files("lvr1kit") / "presets"))
+
+
+def list_presets(stage: str | None = None) -> list[str]:
+    """Names of the packaged presets (``"<stage>/<size>"``), optionally for one stage."""
+    root = _presets_root()
+    names = sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+    return [n for n in names if stage is None or n.split("/")[0] == stage]
+
+
+def _resolve_preset(preset: str | Path) -> Path:
+    path = Path(preset)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"preset file {path} does not exist; give a packaged name such as 'synth/tiny'")
+        return path
+    packaged = _presets_root() / f"{preset}.yaml"
+    if not packaged.is_file():
+        close = difflib.get_close_matches(str(preset), list_presets(), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known presets: {', '.join(list_presets())}"
+        raise ConfigError(f"unknown preset {preset!r}{hint}")
+    return packaged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse a ``key=value`` command-line override; the value is read as a YAML scalar or list.
+
+    >>> parse_override("world.minutes=2.5")
+    ('world.minutes', 2.5)
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like key=value, e.g. world.minutes=2")
+    return key.strip(), yaml.safe_load(raw)
+
+
+def _field_names(cls: type[BaseModel], prefix: str = "") -> list[str]:
+    """All dotted keys a config class accepts, nested blocks included."""
+    names = []
+    for name, field in cls.model_fields.items():
+        names.append(prefix + name)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names.extend(_field_names(ann, prefix + name + "."))
+    return names
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if node.get(part) is None:
+            node[part] = {}
+        if not isinstance(node[part], dict):
+            raise ConfigError(f"override {key}: {part!r} holds a value, not a block of settings")
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def format_validation_error(cls: type[BaseModel], err: ValidationError, source: str) -> str:
+    """One message listing every problem pydantic found, unknown keys with their closest valid key."""
+    known = _field_names(cls)
+    lines = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(loc, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            lines.append(f"  - {loc}: unknown key{hint}")
+        elif item["type"] == "value_error":
+            msg = str(item.get("ctx", {}).get("error", item["msg"]))
+            for part in msg.split("; "):
+                lines.append(f"  - {part}" if not loc else f"  - {loc}: {part}")
+        else:
+            got = item.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  - {loc}: {item['msg']}{shown}")
+    return f"invalid {cls.__name__} from {source}:\n" + "\n".join(lines)
+
+
+def load_config(cls: type[C], preset: str | Path | None = None, overrides: dict[str, Any] | None = None) -> C:
+    """Build a stage config from class defaults, a preset and dotted overrides.
+
+    Args:
+        cls: the stage config class, e.g. :class:`SynthConfig`.
+        preset: a packaged preset name (``"synth/tiny"``) or a path to a YAML file; ``None`` for defaults.
+        overrides: dotted keys relative to the stage config, applied last.
+
+    Raises:
+        ConfigError: listing every unknown key and invalid value, each with its remedy.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if preset is not None:
+        path = _resolve_preset(preset)
+        data = _read_yaml(path)
+        source = str(preset)
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    if overrides:
+        source += f" + overrides {sorted(overrides)}"
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(cls, err, source)) from None
+
+
+def dump_config(cfg: BaseModel) -> str:
+    """The fully resolved config as YAML (every field, defaults included)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
