@@ -1,0 +1,92 @@
+"""The ``lvr1`` command line: one sub-command per stage or tool, each a thin call into the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lvr1kit.config import STAGE_CONFIGS, ConfigError, dump_config, list_presets, load_config, parse_override
+
+app = typer.Typer(
+    help="lvr1kit: long-video reasoning with RL. Stages: synth (world) -> data -> sft -> rl (GRPO + MR-SP) -> eval.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect presets and resolved stage configs.", no_args_is_help=True)
+pipeline_app = typer.Typer(help="Run notebook pipelines (pipelines/*.yaml) with papermill.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(pipeline_app, name="pipeline")
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(err: Exception) -> typer.Exit:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+@config_app.command("presets")
+def config_presets(
+    stage: Annotated[str | None, typer.Argument(help="Only this stage's presets.")] = None,
+) -> None:
+    """List the packaged presets."""
+    for name in list_presets(stage):
+        typer.echo(name)
+
+
+@config_app.command("show")
+def config_show(
+    preset: Annotated[str, typer.Argument(help="Packaged preset (e.g. synth/tiny) or YAML path.")],
+    stage: Annotated[str | None, typer.Option(help="Stage whose config class reads the preset.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, key=value (repeatable).")] = None,
+) -> None:
+    """Print the fully resolved config of a preset plus overrides, after validation."""
+    stage_name = stage or str(preset).split("/")[0]
+    if stage_name not in STAGE_CONFIGS:
+        raise _fail(ConfigError(f"unknown stage {stage_name!r}; pass --stage, one of {', '.join(STAGE_CONFIGS)}"))
+    try:
+        overrides = dict(parse_override(s) for s in set_ or [])
+        cfg = load_config(STAGE_CONFIGS[stage_name], preset, overrides)
+    except ConfigError as err:
+        raise _fail(err) from None
+    typer.echo(dump_config(cfg), nl=False)
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    file: Annotated[Path, typer.Argument(help="Pipeline YAML, e.g. pipelines/demo.yaml.")],
+    run_dir: Annotated[str | None, typer.Option(help="Replace the file's run_dir.")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Run only this stage (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(help="Rerun stages that are already done.")] = False,
+) -> None:
+    """Execute a pipeline's notebooks in order; finished stages are skipped on rerun."""
+    from lvr1kit.pipeline import PipelineError, load_pipeline, run_pipeline
+
+    def show(name: str, event: str) -> None:
+        typer.echo(f"[{event:>5}] {name}", err=True)
+
+    try:
+        cfg = load_pipeline(file, run_dir)
+        summary = run_pipeline(cfg, only=only, force=force, on_stage=show)
+    except (ConfigError, PipelineError) as err:
+        raise _fail(err) from None
+    typer.echo(json.dumps({s["name"]: s["status"] for s in summary["stages"]}))
+    typer.echo(f"outputs: {summary['run_dir']} (summary.json, notebooks/, one folder per stage)", err=True)
+
+
+def main() -> None:
+    """Entry point for ``python -m lvr1kit.cli``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
