@@ -56,12 +56,8 @@ def synth_command(
     minutes: Annotated[float | None, typer.Option("--minutes", help="Minutes per video [2.0].")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="World seed [0].")] = None,
     fps: Annotated[float | None, typer.Option("--fps", help="Frames per second of the mp4 [2.0].")] = None,
-    step_seconds: Annotated[
-        float | None, typer.Option("--step-seconds", help="Seconds per step [4.0].")
-    ] = None,
-    frame_size: Annotated[
-        int | None, typer.Option("--frame-size", help="Square frame side in px [56].")
-    ] = None,
+    step_seconds: Annotated[float | None, typer.Option("--step-seconds", help="Step length [4.0].")] = None,
+    frame_size: Annotated[int | None, typer.Option("--frame-size", help="Frame side [56].")] = None,
     num_agents: Annotated[int | None, typer.Option("--num-agents", help="Agents per video [3].")] = None,
     num_items: Annotated[int | None, typer.Option("--num-items", help="Items per video [1].")] = None,
     num_zones: Annotated[int | None, typer.Option("--num-zones", help="Zones: 2, 4, 6 or 9 [4].")] = None,
@@ -69,9 +65,7 @@ def synth_command(
     zone_tints: Annotated[
         bool | None, typer.Option("--zone-tints/--no-zone-tints", help="Tint each zone [on].")
     ] = None,
-    clock: Annotated[
-        bool | None, typer.Option("--clock/--no-clock", help="Brightening-border clock [on].")
-    ] = None,
+    clock: Annotated[bool | None, typer.Option("--clock/--no-clock", help="Border clock [on].")] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", exists=True, dir_okay=False, help="YAML/JSON of WorldConfig fields."),
@@ -101,8 +95,5 @@ def synth_command(
         raise typer.Exit(2) from err
     seconds = time.perf_counter() - start
     total_s = sum(v.duration_s for v in videos)
-    typer.echo(
-        json.dumps(
-            {"out": str(out), "videos": len(videos), "video_seconds": total_s, "wall_s": round(seconds, 2)}
-        )
-    )
+    summary = {"out": str(out), "videos": len(videos), "video_s": total_s, "wall_s": round(seconds, 2)}
+    typer.echo(json.dumps(summary))

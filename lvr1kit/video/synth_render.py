@@ -89,11 +89,8 @@ class FrameRenderer:
         self.geo = geometry_for(config.frame_size, config.num_zones)
         self.shapes = {a["agent"]: a["shape"] for a in header["agents"]}
         item_names = {it["item"]: it["name"] for it in header["items"]}
-        item_colors = dict(ITEM_KINDS)
-        self.item_sprites = {
-            item_id: (ITEM_SHAPES[name], np.array(item_colors[name], np.uint8))
-            for item_id, name in item_names.items()
-        }
+        colors = {name: np.array(rgb, np.uint8) for name, rgb in ITEM_KINDS}
+        self.item_sprites = {item: (ITEM_SHAPES[name], colors[name]) for item, name in item_names.items()}
         self.base, self.border = self._background()
 
     def _background(self) -> tuple[np.ndarray, np.ndarray]:
@@ -130,8 +127,8 @@ class FrameRenderer:
         for agent in state["agents"]:
             if not agent["present"]:
                 continue
-            color = AGENT_COLORS[agent["color"]]
-            _paste(frame, shape_mask(self.shapes[agent["agent"]], sprite), agent["x"], agent["y"], color)
+            body = AGENT_COLORS[agent["color"]]
+            _paste(frame, shape_mask(self.shapes[agent["agent"]], sprite), agent["x"], agent["y"], body)
             if agent["agent"] in carried:
                 shape, item_color = self.item_sprites[carried[agent["agent"]]]
                 _paste(frame, shape_mask(shape, max(3, sprite // 2)), agent["x"], agent["y"], item_color)

@@ -30,8 +30,8 @@ class Task:
 
     kind: str
     earliest: int = 0
-    item: int | None = None
-    other: int | None = None
+    item: int = 0
+    other: int = 0
     then_reserve_for: int | None = None
     gap_steps: int = 0
     release: bool = False
@@ -43,7 +43,7 @@ class Plan:
 
     goal: str
     act_step: int
-    item: int | None
+    item: int
     other: int | None
     move_id: int
     task: Task | None
@@ -288,9 +288,8 @@ class StoryEngine:
         if choice == "deliver":
             self._plan_deliver(a, None)
         elif choice == "meet":
-            self._plan_meet(
-                a, self._pick([b.index for b in self.agents if self._is_receiver(b.index, a)]), None
-            )
+            receivers = [b.index for b in self.agents if self._is_receiver(b.index, a)]
+            self._plan_meet(a, self._pick(receivers), None)
         elif choice == "fetch":
             self._plan_fetch(a, self._pick(fetchable), None)
         else:
@@ -310,7 +309,7 @@ class StoryEngine:
             other_agent=self.agents[other].agent_id if other is not None else None,
         )  # fmt: skip
 
-    def _plan_fetch(self, a: Agent, item_index: int | None, task: Task | None) -> bool:
+    def _plan_fetch(self, a: Agent, item_index: int, task: Task | None) -> bool:
         item = self.items[item_index]
         zone = item.cell // CELLS_PER_ZONE
         if zone == a.zone:
@@ -325,14 +324,16 @@ class StoryEngine:
 
     def _plan_deliver(self, a: Agent, task: Task | None) -> bool:
         zones = self._zones_with(2, {a.zone})
-        if not zones:
+        if not zones or a.carrying is None:
             return False
         move_id = self._move(a, self._pick(zones), "deliver", a.carrying, None)
         a.plan = Plan("deliver", self.t + 1, a.carrying, None, move_id, task)
         return True
 
-    def _plan_meet(self, a: Agent, other: int | None, task: Task | None) -> bool:
+    def _plan_meet(self, a: Agent, other: int, task: Task | None) -> bool:
         b = self.agents[other]
+        if a.carrying is None:
+            return False
         if b.zone == a.zone:
             if self._handover(a, b, None) is not None:
                 self._finish_task(a, task)
@@ -346,12 +347,14 @@ class StoryEngine:
 
     def _act(self, a: Agent) -> None:
         plan, a.plan = a.plan, None
+        if plan is None:
+            return
         if plan.goal == "fetch":
             outcome = self._pickup(a, plan.item, plan.move_id)
         elif plan.goal == "deliver":
             outcome = self._drop(a, plan.move_id)
         else:
-            outcome = self._handover(a, self.agents[plan.other], plan.move_id)
+            outcome = self._handover(a, self.agents[plan.other or 0], plan.move_id)
         move = self.events[plan.move_id]
         move["goal_achieved"], move["outcome_id"] = outcome is not None, outcome
         if outcome is not None:
@@ -365,9 +368,8 @@ class StoryEngine:
         self.occupied.pop(item.cell, None)
         item.holder, item.cell, a.carrying = a.index, -1, item_index
         text = f"{self._aname(a.index)} picked up {self._iname(item_index)} in {self._zname(a.zone)}"
-        item.last_event = self._emit(
-            "pickup", a, text, item=item.item_id, caused_by=[move_id, item.last_event]
-        )
+        causes = [move_id, item.last_event]
+        item.last_event = self._emit("pickup", a, text, item=item.item_id, caused_by=causes)
         return item.last_event
 
     def _drop(self, a: Agent, move_id: int | None, suffix: str = "") -> int | None:
@@ -382,17 +384,16 @@ class StoryEngine:
         return item.last_event
 
     def _handover(self, a: Agent, b: Agent, move_id: int | None) -> int | None:
-        ok = a.carrying is not None and b.present and b.zone == a.zone
-        if not ok or b.carrying is not None or b.plan is not None:
+        ok = b.present and b.zone == a.zone and b.carrying is None and b.plan is None
+        if a.carrying is None or not ok:
             return None
         item = self.items[a.carrying]
         item.holder, b.carrying, a.carrying = b.index, item.index, None
         who = f"{self._aname(a.index)} handed {self._iname(item.index)} to {self._aname(b.index)}"
         causes = [move_id, item.last_event]
         text = f"{who} in {self._zname(a.zone)}"
-        item.last_event = self._emit(
-            "handover", a, text, item=item.item_id, other_agent=b.agent_id, caused_by=causes
-        )
+        fields = {"item": item.item_id, "other_agent": b.agent_id, "caused_by": causes}
+        item.last_event = self._emit("handover", a, text, **fields)
         self.acted.add(b.index)
         return item.last_event
 

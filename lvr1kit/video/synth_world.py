@@ -94,9 +94,7 @@ def simulate_world(config: WorldConfig, video_index: int = 0) -> WorldLog:
             log = WorldLog(_header(config, engine, video_index, attempt), engine.events, engine.states)
             return log
         logger.debug("video %d attempt %d misses %s; retrying", video_index, attempt, missing)
-    raise RuntimeError(
-        f"video {video_index}: no attempt covered all required events (last missing: {missing})"
-    )
+    raise RuntimeError(f"video {video_index}: no attempt covered every required event (missing: {missing})")
 
 
 def coverage_gaps(config: WorldConfig, events: list[dict[str, Any]]) -> list[str]:
@@ -131,11 +129,8 @@ def long_range_links(config: WorldConfig, events: list[dict[str, Any]]) -> list[
             continue
         for cause_id in e["caused_by"]:
             cause = by_id[cause_id]
-            if (
-                cause["kind"] == "drop"
-                and cause["agent"] != e["agent"]
-                and e["step"] - cause["step"] >= gap_steps
-            ):
+            far = e["step"] - cause["step"] >= gap_steps
+            if cause["kind"] == "drop" and cause["agent"] != e["agent"] and far:
                 links.append((cause_id, e["id"]))
     return links
 
@@ -157,8 +152,6 @@ def _build_engine(config: WorldConfig, rng: np.random.Generator) -> StoryEngine:
         agents[i].entry_step = int(rng.integers(1, max(2, n_steps // 3)))
     leavers = [i for i in order if i != b_idx][: config.num_leaving]
     gap_steps = math.ceil(config.min_link_gap_fraction * n_steps)
-    star = items[0]
-    star.scripted_for = a_idx
     agents[a_idx].agenda += [
         Task("fetch", earliest=int(rng.integers(1, max(2, n_steps // 8))), item=0),
         Task("meet", item=0, other=r_idx),

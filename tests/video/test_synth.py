@@ -57,9 +57,8 @@ def test_event_log_identical_across_processes(tmp_path: Path) -> None:
         "import sys; from pathlib import Path; from lvr1kit.video.synth import WorldConfig, simulate_world; "
         "log = simulate_world(WorldConfig(seed=3), 1); sys.stdout.write(repr(log.records()))"
     )
-    runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout for _ in range(2)
-    ]
+    command = [sys.executable, "-c", code]
+    runs = [subprocess.run(command, capture_output=True, check=True).stdout for _ in range(2)]
     assert runs[0] == runs[1]
     assert runs[0].decode() == repr(simulate_world(WorldConfig(seed=3), 1).records())
 
@@ -138,9 +137,8 @@ def test_event_times_sorted_and_within_duration(world_dir: Path) -> None:
     starts = [r["start_s"] for r in records]
     assert starts == sorted(starts)
     assert all(0 <= r["start_s"] < r["end_s"] <= header["duration_s"] for r in records)
-    assert [r["id"] for r in records if r["type"] == "event"] == list(
-        range(sum(r["type"] == "event" for r in records))
-    )
+    ids = [r["id"] for r in records if r["type"] == "event"]
+    assert ids == list(range(len(ids)))
     keys = {tuple(r) for r in records if r["type"] == "event"}
     assert len(keys) == 1, "every event record has the same keys"
 
