@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
 
-from lvr1kit.config import STAGE_CONFIGS, ConfigError, dump_config, list_presets, load_config, parse_override
+from lvr1kit.config import (
+    STAGE_CONFIGS,
+    ConfigError,
+    SynthConfig,
+    dump_config,
+    list_presets,
+    load_config,
+    parse_override,
+)
 
 app = typer.Typer(
     help="lvr1kit: long-video reasoning with RL. Stages: synth (world) -> data -> sft -> rl (GRPO + MR-SP) -> eval.",
@@ -34,6 +44,46 @@ def _fail(err: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+PresetOpt = Annotated[str, typer.Option("--preset", help="Packaged preset (e.g. synth/tiny) or YAML path.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Dotted override key=value (repeatable).")]
+
+
+def _load(cls: type, preset: str, sets: list[str] | None, extra: dict[str, object] | None = None) -> object:
+    """Config from a preset, ``--set`` overrides and command-line flags (flags win; ``None`` = not given)."""
+    try:
+        overrides = dict(parse_override(s) for s in sets or [])
+        overrides.update({k: v for k, v in (extra or {}).items() if v is not None})
+        return load_config(cls, preset, overrides)
+    except ConfigError as err:
+        raise _fail(err) from None
+
+
+@app.command("synth")
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created; a rerun resumes).")],
+    num_videos: Annotated[int | None, typer.Option("--num-videos", min=1, help="Videos to make.")] = None,
+    minutes: Annotated[float | None, typer.Option("--minutes", help="Minutes per video.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="World seed.")] = None,
+    preset: PresetOpt = "synth/tiny",
+    set_: SetOpt = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Make a synthetic long-video world: mp4 videos, ground-truth event logs (JSONL) and world.json."""
+    from lvr1kit.video.synth import generate_world
+
+    flags = {"num_videos": num_videos, "world.video_minutes": minutes, "world.seed": seed}
+    cfg = _load(SynthConfig, preset, set_, flags)
+    assert isinstance(cfg, SynthConfig)
+    start = time.perf_counter()
+    try:
+        videos = generate_world(out, cfg.num_videos, cfg.world, progress=progress)
+    except ValueError as err:
+        raise _fail(err) from None
+    seconds = round(time.perf_counter() - start, 2)
+    video_s = sum(v.duration_s for v in videos)
+    typer.echo(json.dumps({"out": str(out), "videos": len(videos), "video_s": video_s, "wall_s": seconds}))
+
+
 @config_app.command("presets")
 def config_presets(
     stage: Annotated[str | None, typer.Argument(help="Only this stage's presets.")] = None,
@@ -47,17 +97,14 @@ def config_presets(
 def config_show(
     preset: Annotated[str, typer.Argument(help="Packaged preset (e.g. synth/tiny) or YAML path.")],
     stage: Annotated[str | None, typer.Option(help="Stage whose config class reads the preset.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, key=value (repeatable).")] = None,
+    set_: SetOpt = None,
 ) -> None:
     """Print the fully resolved config of a preset plus overrides, after validation."""
     stage_name = stage or str(preset).split("/")[0]
     if stage_name not in STAGE_CONFIGS:
         raise _fail(ConfigError(f"unknown stage {stage_name!r}; pass --stage, one of {', '.join(STAGE_CONFIGS)}"))
-    try:
-        overrides = dict(parse_override(s) for s in set_ or [])
-        cfg = load_config(STAGE_CONFIGS[stage_name], preset, overrides)
-    except ConfigError as err:
-        raise _fail(err) from None
+    cfg = _load(STAGE_CONFIGS[stage_name], preset, set_)
+    assert isinstance(cfg, BaseModel)
     typer.echo(dump_config(cfg), nl=False)
 
 

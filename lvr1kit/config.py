@@ -46,7 +46,7 @@ class ConfigError(ValueError):
 def _raise_if(problems: list[str]) -> None:
     """Raise every cross-field complaint of a validator at once (pydantic wraps it in its error)."""
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ValueError("\n".join(problems))
 
 
 class StrictModel(BaseModel):
@@ -150,17 +150,7 @@ class SynthConfig(StrictModel):
     video: VideoConfig = Field(default_factory=VideoConfig)
     """How frames are sampled for the preview (and, later, for the model)."""
     preview_videos: int = Field(2, ge=0)
-    """Videos whose sampled frames are decoded and shown by the notebook."""
-
-    @model_validator(mode="after")
-    def _check(self) -> SynthConfig:
-        problems = []
-        if self.preview_videos > self.num_videos:
-            problems.append(
-                f"preview_videos={self.preview_videos} exceeds num_videos={self.num_videos}; lower preview_videos"
-            )
-        _raise_if(problems)
-        return self
+    """Videos whose sampled frames are decoded and shown by the notebook (at most ``num_videos``)."""
 
 
 STAGE_CONFIGS: dict[str, type[StrictModel]] = {"synth": SynthConfig}
@@ -256,7 +246,7 @@ def format_validation_error(cls: type[BaseModel], err: ValidationError, source: 
             lines.append(f"  - {loc}: unknown key{hint}")
         elif item["type"] == "value_error":
             msg = str(item.get("ctx", {}).get("error", item["msg"]))
-            for part in msg.split("; "):
+            for part in msg.split("\n"):
                 lines.append(f"  - {part}" if not loc else f"  - {loc}: {part}")
         else:
             got = item.get("input")

@@ -10,9 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import typer
 from pydantic import ValidationError
-from typer.testing import CliRunner
 
 from lvr1kit.video.synth import (
     GOAL_REASONS,
@@ -22,7 +20,6 @@ from lvr1kit.video.synth import (
     read_event_log,
     simulate_world,
 )
-from lvr1kit.video.synth_cli import synth_command
 from lvr1kit.video.synth_config import geometry_for
 from lvr1kit.video.synth_world import coverage_gaps, long_range_links
 
@@ -172,21 +169,3 @@ def test_generate_world_is_resumable(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.partial*"))
     with pytest.raises(ValueError, match="world_config"):
         generate_world(tmp_path, 1, WorldConfig(**FAST, seed=9), progress=False)
-
-
-def test_cli_synth(tmp_path: Path) -> None:
-    app = typer.Typer()
-    app.command("synth")(synth_command)
-
-    @app.callback()
-    def _root() -> None:
-        """Root."""
-
-    runner = CliRunner()
-    args = ["synth", "--out", str(tmp_path), "--num-videos", "1", "--minutes", "1", "--seed", "4"]
-    result = runner.invoke(app, [*args, "--step-seconds", "2", "--fps", "1", "--no-clock", "--no-progress"])
-    assert result.exit_code == 0, result.output
-    header, _, _ = read_event_log(tmp_path / "world_00000.events.jsonl")
-    assert header["world_config"]["seed"] == 4 and header["world_config"]["clock"] is False
-    bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "x"), "--frame-size", "57"])
-    assert bad.exit_code == 2 and "frame_size" in bad.output
