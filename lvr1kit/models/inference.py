@@ -158,6 +158,7 @@ def generate(
     pixel_values_videos: torch.Tensor | None = None,
     video_embeds: Sequence[torch.Tensor] | None = None,
     max_new_tokens: int = 256,
+    min_new_tokens: int = 0,
     do_sample: bool = False,
     temperature: float = 1.0,
     top_p: float = 1.0,
@@ -171,6 +172,7 @@ def generate(
     Args:
         banned_token_ids: Ids never sampled, at least the vision placeholders (``LoadedModel.placeholder_token_ids``);
             emitting one makes the next forward fail with "features and tokens do not match".
+        min_new_tokens: Suppress eos until this many tokens exist (benchmarks use it for fixed lengths).
         seed: Seeds torch's generator before sampling, for reproducible rollouts.
 
     Raises:
@@ -190,6 +192,7 @@ def generate(
         **kwargs,
         **sampling,
         max_new_tokens=max_new_tokens,
+        min_new_tokens=min_new_tokens,
         suppress_tokens=list(banned_token_ids),
         eos_token_id=eos_token_id if eos_token_id is not None else model.generation_config.eos_token_id,
         pad_token_id=pad_token_id if pad_token_id is not None else model.generation_config.pad_token_id,

@@ -90,3 +90,19 @@ def test_load_errors_name_the_fix(tmp_path: Path, tiny_dirs: dict[str, Path]) ->
         load_model(tiny_dirs["qwen2_5_vl"], family="qwen3_vl")
     with pytest.raises(ValueError, match="dtype"):
         load_model(tiny_dirs["qwen2_5_vl"], dtype="int8")
+
+
+def test_cli_tiny_writes_a_loadable_folder(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from lvr1kit.models.cli import model_app
+
+    result = CliRunner().invoke(model_app, ["tiny", "--out", str(tmp_path / "m"), "--family", "qwen3_vl"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["family"] == "qwen3_vl" and summary["parameters"] > 1e6
+    assert load_model(tmp_path / "m").family == "qwen3_vl"
+    bad = CliRunner().invoke(model_app, ["tiny", "--out", str(tmp_path / "x"), "--size", "huge"])
+    assert bad.exit_code != 0 and "tiny, bench" in bad.output
