@@ -101,7 +101,7 @@ def test_cli_tiny_writes_a_loadable_folder(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(model_app, ["tiny", "--out", str(tmp_path / "m"), "--family", "qwen3_vl"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["family"] == "qwen3_vl" and summary["parameters"] > 1e6
     assert load_model(tmp_path / "m").family == "qwen3_vl"
     bad = CliRunner().invoke(model_app, ["tiny", "--out", str(tmp_path / "x"), "--size", "huge"])
