@@ -41,6 +41,7 @@ from lvr1kit.models import (
     forward_logits,
     generate,
     load_model,
+    render_prompt,
     save_tiny_model,
     video_settings,
 )
@@ -86,11 +87,8 @@ def _bench_one(
     settings = video_settings(loaded.family, max_frames=max(num_frames, 1))
     frames = np.random.default_rng(seed).integers(0, 256, (num_frames, frame_size, frame_size, 3), dtype=np.uint8)
     video = build_video_inputs(frames, [i * 2.0 for i in range(num_frames)], settings)
-    text = loaded.tokenizer.apply_chat_template(
-        build_messages(format_question("Which zone does the red agent visit first?", ["NW", "NE", "SW", "SE"])),
-        tokenize=False,
-        add_generation_prompt=True,
-    )
+    question = format_question("Which zone does the red agent visit first?", ["NW", "NE", "SW", "SE"])
+    text = render_prompt(loaded.tokenizer, build_messages(question))
     prompt = build_prompt_inputs(loaded.tokenizer, text, video, max_prompt_tokens=1 << 30)
     batch = collate_prompts([prompt], loaded.tokenizer.pad_token_id)
     with _peak_rss() as rss:

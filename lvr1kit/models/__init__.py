@@ -26,6 +26,7 @@ from lvr1kit.models.prompt import (
     format_question,
     format_reasoning_prompt,
     format_target,
+    render_prompt,
 )
 from lvr1kit.models.tiny import (
     TINY_PRESETS,
@@ -67,6 +68,7 @@ __all__ = [
     "generate",
     "load_model",
     "patchify",
+    "render_prompt",
     "save_tiny_model",
     "smart_resize",
     "video_encoder_outputs",

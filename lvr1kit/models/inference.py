@@ -65,7 +65,7 @@ def video_encoder_outputs(model: PreTrainedModel, embeds: Sequence[torch.Tensor]
                 f"{model.config.text_config.hidden_size}] (re-encode the video with this model)"
             )
     moved = [e.to(param.device, param.dtype) for e in embeds]
-    out = BaseModelOutputWithPooling(pooler_output=tuple(e[0] for e in moved))
+    out = BaseModelOutputWithPooling(pooler_output=tuple(e[0] for e in moved))  # type: ignore[arg-type]
     if _has_deepstack(model):
         out.deepstack_features = [tuple(e[level] for e in moved) for level in range(1, expected)]
     return out
@@ -188,7 +188,7 @@ def generate(
         sampling |= {"temperature": temperature, "top_p": top_p, "top_k": top_k}
     else:  # a folder's generation_config may set sampling knobs; greedy must not warn about them
         sampling |= {"temperature": None, "top_p": None, "top_k": None}
-    out = model.generate(
+    out = model.generate(  # type: ignore[operator]
         **kwargs,
         **sampling,
         max_new_tokens=max_new_tokens,

@@ -165,9 +165,13 @@ class VideoInputs:
 
     @property
     def second_per_grid_t(self) -> float:
-        """Seconds spanned by one temporal patch (Qwen2.5-VL's ``second_per_grid_ts``)."""
-        ts = self.timestamps_s
-        return float(ts[2] - ts[0]) if len(ts) > 2 else 1.0
+        """Seconds spanned by one temporal patch (Qwen2.5-VL's ``second_per_grid_ts``): 2x the mean frame step.
+
+        Falls back to 1.0 (transformers' default) for a single frame or identical timestamps.
+        """
+        n, ts = self.num_input_frames, self.timestamps_s
+        step = (ts[n - 1] - ts[0]) / (n - 1) if n > 1 else 0.0
+        return 2.0 * step if step > 0 else 1.0
 
     def patch_timestamps_s(self) -> list[float]:
         """Mean timestamp of each temporal patch (Qwen3-VL writes these into the prompt)."""
@@ -245,12 +249,19 @@ class PromptInputs:
         return self.num_video_tokens + self.num_text_tokens
 
 
+def _token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
+        raise ValueError(f"tokenizer has no {token}; it is not a Qwen-VL tokenizer")
+    return token_id
+
+
 def _video_token_ids(tokenizer: PreTrainedTokenizerBase, video: VideoInputs) -> list[int]:
-    video_id = tokenizer.convert_tokens_to_ids(VIDEO_TOKEN)
+    video_id = _token_id(tokenizer, VIDEO_TOKEN)
     if video.family == "qwen2_5_vl":
         return [video_id] * video.num_video_tokens
     # Qwen3-VL: "<t seconds><|vision_start|>pads<|vision_end|>" per temporal patch, as its HF processor writes it.
-    start, end = tokenizer.convert_tokens_to_ids(["<|vision_start|>", "<|vision_end|>"])
+    start, end = _token_id(tokenizer, "<|vision_start|>"), _token_id(tokenizer, "<|vision_end|>")
     per_patch = video.num_video_tokens // int(video.video_grid_thw[0, 0])
     ids: list[int] = []
     for t in video.patch_timestamps_s():
@@ -275,7 +286,7 @@ def build_prompt_inputs(
     after = tokenizer(parts[1], add_special_tokens=False)["input_ids"]
     video_ids = _video_token_ids(tokenizer, video)
     ids = before + video_ids + after
-    video_id = tokenizer.convert_tokens_to_ids(VIDEO_TOKEN)
+    video_id = _token_id(tokenizer, VIDEO_TOKEN)
     num_video = sum(1 for i in video_ids if i == video_id)
     num_text = len(ids) - num_video
     if len(ids) > max_prompt_tokens:
@@ -285,7 +296,7 @@ def build_prompt_inputs(
             "lower frames (or max_pixels) or raise max_prompt_tokens"
         )
     input_ids = torch.tensor([ids], dtype=torch.long)
-    mm_types = (input_ids == video_id).int() * 2
+    mm_types = (input_ids == video_id).to(torch.int32) * 2
     spg = torch.tensor([video.second_per_grid_t]) if video.family == "qwen2_5_vl" else None
     return PromptInputs(
         input_ids, torch.ones_like(input_ids), mm_types, video.video_grid_thw.clone(), spg, num_video, num_text

@@ -9,6 +9,7 @@ Contents:
     - ``format_question``: the question followed by lettered options, one per line (``A. ...``).
     - ``format_reasoning_prompt``: the template filled with a formatted question.
     - ``build_messages``: chat messages with the video first and the instruction after it, for a chat template.
+    - ``render_prompt``: messages -> the prompt text through the model's own chat template (generation prompt on).
     - ``format_target``: the SFT target ``<think>...</think> <answer>X</answer>``.
 
 Deviations from the paper:
@@ -29,6 +30,7 @@ __all__ = [
     "format_question",
     "format_reasoning_prompt",
     "format_target",
+    "render_prompt",
 ]
 
 PROMPT_VERSION = "longrl-video-mc-v1"
@@ -81,6 +83,14 @@ def build_messages(problem: str, *, video: Any = None) -> list[dict[str, Any]]:
             "content": [{"type": "video", "video": video}, {"type": "text", "text": format_reasoning_prompt(problem)}],
         }
     ]
+
+
+def render_prompt(tokenizer: Any, messages: list[dict[str, Any]]) -> str:
+    """Render ``messages`` with the tokenizer's chat template, ending with the assistant turn's opening."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if not isinstance(text, str):
+        raise TypeError(f"chat template rendered {type(text).__name__}, expected str")
+    return text
 
 
 def format_target(reasoning: str, answer: str) -> str:

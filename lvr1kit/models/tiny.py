@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 Family = Literal["qwen2_5_vl", "qwen3_vl"]
+_MODEL_CLASSES = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration", "qwen3_vl": "Qwen3VLForConditionalGeneration"}
 
 
 class TinyModelSpec(BaseModel):
@@ -59,25 +60,25 @@ class TinyModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    text_hidden: int = Field(128, ge=16)
+    text_hidden: int = Field(default=128, ge=16)
     """Hidden size of the language model."""
-    text_layers: int = Field(4, ge=1)
+    text_layers: int = Field(default=4, ge=1)
     """Decoder layers of the language model."""
-    text_heads: int = Field(4, ge=2)
+    text_heads: int = Field(default=4, ge=2)
     """Query heads of the language model (even, for sequence parallel size 2)."""
-    text_kv_heads: int = Field(2, ge=1)
+    text_kv_heads: int = Field(default=2, ge=1)
     """Key/value heads of the language model (grouped-query attention)."""
-    text_mlp: int = Field(512, ge=16)
+    text_mlp: int = Field(default=512, ge=16)
     """Intermediate size of the language model's SwiGLU MLP."""
-    vision_hidden: int = Field(64, ge=16)
+    vision_hidden: int = Field(default=64, ge=16)
     """Hidden size of the vision tower."""
-    vision_depth: int = Field(2, ge=1)
+    vision_depth: int = Field(default=2, ge=1)
     """Blocks of the vision tower."""
-    vision_heads: int = Field(2, ge=1)
+    vision_heads: int = Field(default=2, ge=1)
     """Attention heads of the vision tower."""
-    vision_mlp: int = Field(256, ge=16)
+    vision_mlp: int = Field(default=256, ge=16)
     """Intermediate size of the vision tower's MLP."""
-    bpe_vocab_size: int = Field(512, ge=300)
+    bpe_vocab_size: int = Field(default=512, ge=300)
     """BPE vocabulary of the local tokenizer, before special tokens."""
 
 
@@ -137,7 +138,7 @@ def build_tiny_config(
         "temporal_patch_size": 2,
         "spatial_merge_size": 2,
     }
-    top = {
+    top: dict[str, Any] = {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],
         "vision_start_token_id": ids["<|vision_start|>"],
@@ -179,10 +180,9 @@ def build_tiny_model(
         size = TINY_PRESETS[size]
     tokenizer = build_tokenizer(vocab_size=size.bpe_vocab_size, seed=seed)
     config = build_tiny_config(family, size, tokenizer, seed=seed)
-    if family == "qwen2_5_vl":
-        from transformers import Qwen2_5_VLForConditionalGeneration as model_cls
-    else:
-        from transformers import Qwen3VLForConditionalGeneration as model_cls
+    import transformers
+
+    model_cls: type[PreTrainedModel] = getattr(transformers, _MODEL_CLASSES[family])
     torch.manual_seed(seed)
     model = model_cls(config).eval()
     model.generation_config.eos_token_id = tokenizer.eos_token_id
