@@ -61,39 +61,48 @@ class StrictModel(BaseModel):
 
 
 class VideoConfig(StrictModel):
-    """How frames are taken from a video (see :mod:`lvr1kit.video.sampling`)."""
+    """How frames are taken from a video; the fields are the arguments of :func:`lvr1kit.video.sample_frames`."""
 
-    sampler: Literal["uniform", "fps", "per_clip"] = "uniform"
+    strategy: Literal["uniform", "fps", "per_clip"] = "uniform"
     """Frame sampling strategy: N frames over the whole video, a fixed rate with a cap, or N per clip."""
     num_frames: int = Field(32, ge=1)
-    """Frames taken by the ``uniform`` sampler."""
-    fps: float = Field(1.0, gt=0)
-    """Sampling rate of the ``fps`` sampler, frames per second of video."""
+    """Frames taken by the ``uniform`` strategy."""
+    target_fps: float = Field(1.0, gt=0)
+    """Sampling rate of the ``fps`` strategy, frames per second of video."""
     max_frames: int = Field(512, ge=1)
-    """Cap on frames for the ``fps`` and ``per_clip`` samplers; above it, frames are spread uniformly."""
+    """Cap on frames of the ``fps`` strategy; above it, frames are spread uniformly (and the result says so)."""
     frames_per_clip: int = Field(4, ge=1)
-    """Frames taken from each clip by the ``per_clip`` sampler."""
+    """Frames taken from each clip by the ``per_clip`` strategy."""
     clip_seconds: float = Field(10.0, gt=0)
-    """Clip length in seconds, for clip splitting and the ``per_clip`` sampler (the paper uses 10 s)."""
+    """Clip length in seconds, for clip splitting and the ``per_clip`` strategy (the paper uses 10 s)."""
     height: int | None = Field(None, ge=2)
-    """Resize frames to this height while decoding; ``None`` keeps the source size."""
+    """Resize frames to this height while decoding; ``None`` keeps the source size (or follows ``width``)."""
     width: int | None = Field(None, ge=2)
-    """Resize frames to this width while decoding; ``None`` keeps the source size."""
+    """Resize frames to this width while decoding; ``None`` keeps the source size (or follows ``height``)."""
     backend: Literal["auto", "decord", "pyav"] = "auto"
     """Decoder: ``auto`` tries decord and falls back to PyAV."""
+    snap: Literal["none", "keyframe"] = "none"
+    """``keyframe`` moves each sample to a keyframe inside its segment where one exists (faster seeking)."""
 
     @model_validator(mode="after")
     def _check(self) -> VideoConfig:
         problems = []
-        if (self.height is None) != (self.width is None):
-            problems.append(f"video.height={self.height} and video.width={self.width}: set both to resize, or neither")
-        if self.sampler == "uniform" and self.num_frames > self.max_frames:
+        if self.strategy == "uniform" and self.num_frames > self.max_frames:
             problems.append(
                 f"video.num_frames={self.num_frames} exceeds video.max_frames={self.max_frames}; "
                 "raise video.max_frames or lower video.num_frames"
             )
+        if self.strategy == "per_clip" and self.frames_per_clip > self.max_frames:
+            problems.append(
+                f"video.frames_per_clip={self.frames_per_clip} exceeds video.max_frames={self.max_frames}; "
+                "lower video.frames_per_clip"
+            )
         _raise_if(problems)
         return self
+
+    def sampler_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``sample_frames(path, **cfg.video.sampler_kwargs())``."""
+        return self.model_dump()
 
 
 class ModelConfig(StrictModel):
@@ -109,8 +118,26 @@ class ModelConfig(StrictModel):
     """Torch device string: ``cpu``, ``cuda``, ``cuda:1``."""
     max_prompt_tokens: int = Field(4096, ge=16)
     """Longest prompt (video + text tokens) accepted; longer prompts raise instead of being truncated."""
+    min_pixels: int | None = Field(None, ge=1)
+    """Per-frame pixel floor of the Qwen-VL resize; ``None`` is the family default (4 merged tokens)."""
+    max_pixels: int | None = Field(None, ge=1)
+    """Per-frame pixel ceiling of the Qwen-VL resize; ``None`` is the family default (768 merged tokens)."""
+    max_frames: int = Field(2048, ge=2)
+    """Most frames one video may bring to the model; more raise rather than being dropped silently."""
+    attn_implementation: str | None = None
+    """Attention kernel passed to ``from_pretrained`` (``sdpa``, ``flash_attention_2``); ``None`` = default."""
     freeze_vision: bool = True
     """Keep the vision tower frozen (its features can then be cached)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        problems = []
+        if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
+            problems.append(
+                f"model.min_pixels={self.min_pixels} exceeds model.max_pixels={self.max_pixels}; swap or lower them"
+            )
+        _raise_if(problems)
+        return self
 
 
 class MRSPConfig(StrictModel):

@@ -20,9 +20,9 @@ from lvr1kit.config import (
 
 def test_defaults_then_yaml_then_overrides(tmp_path: Path) -> None:
     preset = tmp_path / "v.yaml"
-    preset.write_text("sampler: fps\nfps: 2.0\nmax_frames: 64\n")
-    cfg = load_config(VideoConfig, preset, {"fps": 4.0})
-    assert (cfg.sampler, cfg.fps, cfg.max_frames, cfg.clip_seconds) == ("fps", 4.0, 64, 10.0)
+    preset.write_text("strategy: fps\ntarget_fps: 2.0\nmax_frames: 64\n")
+    cfg = load_config(VideoConfig, preset, {"target_fps": 4.0})
+    assert (cfg.strategy, cfg.target_fps, cfg.max_frames, cfg.clip_seconds) == ("fps", 4.0, 64, 10.0)
 
 
 def test_unknown_key_is_named_with_suggestion() -> None:
@@ -34,25 +34,27 @@ def test_unknown_key_is_named_with_suggestion() -> None:
 def test_unknown_nested_key_is_named() -> None:
     stage = STAGE_CONFIGS["synth"]
     with pytest.raises(ConfigError) as err:
-        load_config(stage, None, {"video.sampler_kind": "fps"})
-    assert "video.sampler_kind: unknown key" in str(err.value)
+        load_config(stage, None, {"video.strategy_kind": "fps"})
+    assert "video.strategy_kind: unknown key" in str(err.value)
 
 
 def test_every_problem_reported_at_once() -> None:
     with pytest.raises(ConfigError) as err:
-        load_config(VideoConfig, None, {"num_frames": 0, "fps": -1, "sampler": "random", "bogus": 1})
+        load_config(VideoConfig, None, {"num_frames": 0, "target_fps": -1, "strategy": "random", "bogus": 1})
     text = str(err.value)
-    for part in ("num_frames", "fps", "sampler", "bogus: unknown key"):
+    for part in ("num_frames", "target_fps", "strategy", "bogus: unknown key"):
         assert part in text, text
     assert text.count("\n  - ") == 4
 
 
 def test_cross_field_checks_gather_all_complaints_with_remedy() -> None:
     with pytest.raises(ConfigError) as err:
-        load_config(VideoConfig, None, {"height": 64, "num_frames": 600, "max_frames": 512})
+        load_config(VideoConfig, None, {"num_frames": 600, "max_frames": 4, "frames_per_clip": 8})
     text = str(err.value)
-    assert "set both to resize, or neither" in text
     assert "raise video.max_frames or lower video.num_frames" in text
+    assert text.count("\n  - ") == 1  # the per_clip rule does not apply to the uniform strategy
+    with pytest.raises(ConfigError, match="lower video.frames_per_clip"):
+        load_config(VideoConfig, None, {"strategy": "per_clip", "max_frames": 4, "frames_per_clip": 8})
     with pytest.raises(ConfigError, match="must be even"):
         load_config(MRSPConfig, None, {"encode_chunk_frames": 63})
 
@@ -73,11 +75,11 @@ def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
 
 def test_override_into_scalar_is_refused(tmp_path: Path) -> None:
     preset = tmp_path / "v.yaml"
-    preset.write_text("fps: 2.0\n")
-    with pytest.raises(ConfigError, match="fps.x: 'fps' holds a value, not a block"):
-        load_config(VideoConfig, preset, {"fps.x": 1})
-    with pytest.raises(ConfigError, match="fps: Input should be a valid number"):
-        load_config(VideoConfig, None, {"fps.x": 1})
+    preset.write_text("target_fps: 2.0\n")
+    with pytest.raises(ConfigError, match="target_fps.x: 'target_fps' holds a value, not a block"):
+        load_config(VideoConfig, preset, {"target_fps.x": 1})
+    with pytest.raises(ConfigError, match="target_fps: Input should be a valid number"):
+        load_config(VideoConfig, None, {"target_fps.x": 1})
 
 
 def test_parse_override_reads_yaml_scalars() -> None:

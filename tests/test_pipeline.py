@@ -37,7 +37,7 @@ def test_two_stages_run_skip_and_rerun_on_change(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["stages"][1]["name"] == "b"
 
     events.clear()
-    stages[1]["overrides"] = {"num_frames": 8, "sampler": "fps"}
+    stages[1]["overrides"] = {"num_frames": 8, "strategy": "fps"}
     # the changed config collides with b's existing run dir: refused rather than mixed
     with pytest.raises(PipelineError, match="holds a different config"):
         run_pipeline(load_pipeline(_write(tmp_path, stages)), on_stage=lambda n, e: events.append((n, e)))
