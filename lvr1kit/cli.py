@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel
 
+from lvr1kit.bench import bench_app
+from lvr1kit.bench.model import bench_model_command
 from lvr1kit.config import (
     STAGE_CONFIGS,
     ConfigError,
@@ -20,6 +22,8 @@ from lvr1kit.config import (
     load_config,
     parse_override,
 )
+from lvr1kit.models.cli import model_app
+from lvr1kit.video.cli import video_app
 
 app = typer.Typer(
     help="lvr1kit: long-video reasoning with RL. Stages: synth (world) -> data -> sft -> rl (GRPO + MR-SP) -> eval.",
@@ -30,6 +34,10 @@ config_app = typer.Typer(help="Inspect presets and resolved stage configs.", no_
 pipeline_app = typer.Typer(help="Run notebook pipelines (pipelines/*.yaml) with papermill.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(video_app, name="video")
+app.add_typer(model_app, name="model")
+app.add_typer(bench_app, name="bench")
+bench_app.command("model")(bench_model_command)
 
 
 @app.callback()
