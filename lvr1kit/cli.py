@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -56,7 +57,7 @@ PresetOpt = Annotated[str, typer.Option("--preset", help="Packaged preset (e.g. 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Dotted override key=value (repeatable).")]
 
 
-def _load(cls: type, preset: str, sets: list[str] | None, extra: dict[str, object] | None = None) -> object:
+def _load(cls: type, preset: str, sets: list[str] | None, extra: Mapping[str, object] | None = None) -> object:
     """Config from a preset, ``--set`` overrides and command-line flags (flags win; ``None`` = not given)."""
     try:
         overrides = dict(parse_override(s) for s in sets or [])
