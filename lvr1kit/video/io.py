@@ -8,9 +8,10 @@ Contents:
       decord fails or "succeeds" with implausible values (0 frames, absurd fps, variable frame rate,
       frame count inconsistent with the timestamps).
     * ``read_frames(info, indices, height=None, width=None)``: decode the given frame indices with the
-      backend named in ``info``; decord via chunked ``get_batch``, PyAV via keyframe seeks for sparse
-      indices and sequential decoding for dense ones (never the whole file for a few frames).
+      backend named in ``info``. Both backends seek to the keyframe before a wanted frame when that skips
+      enough frames and decode onwards otherwise (never the whole file for a few frames).
     * ``frame_timestamps_s`` and ``keyframe_indices``: per-frame start times and keyframe positions.
+    * ``clear_open_caches()``: drop the cached decord readers and PyAV packet indexes (benchmarks use it).
 
 Deviations:
     * Timestamps are seconds from the first frame's presentation time (decord's convention), not raw
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 Backend = Literal["auto", "decord", "pyav"]
 MAX_PLAUSIBLE_FPS = 1000.0
 VFR_REL_STD = 0.1  # relative std of frame intervals above which a stream counts as variable frame rate
-DECORD_CHUNK_FRAMES = 32
 PYAV_THREAD_TYPE = "SLICE"  # frame threading adds latency after every seek: 3x slower in sparse reads
 DECORD_THREADS = 1  # measured faster than decord's auto (0) and 2 threads on 2 cores for sparse reads
 SEEK_COST_FRAMES = 12  # a keyframe seek pays off when it skips more than this many frames
@@ -220,6 +220,12 @@ def _decord_reader_cached(path: str, width: int, height: int, _mtime_ns: int, _s
     return _decord_module().VideoReader(path, width=width, height=height, num_threads=DECORD_THREADS)
 
 
+def clear_open_caches() -> None:
+    """Forget cached decord readers and PyAV packet indexes (they are keyed by path, mtime and size)."""
+    _decord_reader_cached.cache_clear()
+    _pyav_index_cached.cache_clear()
+
+
 def _open_decord(path: str, width: int = -1, height: int = -1) -> Any:
     """Return a (cached, per file version and size) decord reader; opening a 60-minute file costs ~0.3 s."""
     stat = os.stat(path)
@@ -365,11 +371,25 @@ def read_frames(
 
 
 def _read_decord(info: VideoInfo, unique: np.ndarray, out: np.ndarray, slots: np.ndarray, resized: bool) -> None:
+    """Same plan as the PyAV reader: keyframe ``seek`` + ``skip_frames`` + ``next`` per wanted frame.
+
+    Measured on a 60-minute 250-frame-GOP H.264 file: 20 % faster than ``get_batch`` for exact frames and 2x
+    for keyframes, because ``get_batch`` re-seeks accurately for every index.
+    """
     h, w = out.shape[1:3]
     reader = _open_decord(info.path, width=w if resized else -1, height=h if resized else -1)
-    for start in range(0, len(unique), DECORD_CHUNK_FRAMES):
-        chunk = unique[start : start + DECORD_CHUNK_FRAMES]
-        out[slots[start : start + len(chunk)]] = reader.get_batch(chunk.tolist()).asnumpy()
+    keys = np.asarray(reader.get_key_indices(), dtype=np.int64)
+    pos = -1  # index of the last frame the reader returned; the next call to next() yields pos + 1
+    for slot, want in zip(slots.tolist(), unique.tolist(), strict=True):
+        k = np.searchsorted(keys, want, side="right") - 1
+        key = int(keys[k]) if k >= 0 else 0
+        if pos < 0 or want <= pos or key - pos > SEEK_COST_FRAMES:
+            reader.seek(key)
+            pos = key - 1
+        if want - pos > 1:
+            reader.skip_frames(want - pos - 1)
+        out[slot] = reader.next().asnumpy()
+        pos = want
 
 
 def _read_pyav(info: VideoInfo, unique: np.ndarray, out: np.ndarray, slots: np.ndarray, delivered: np.ndarray) -> None:
