@@ -23,10 +23,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lvr1kit.video.synth_config import WorldConfig
 
 __all__ = [
+    "CATEGORIES",
     "STAGE_CONFIGS",
+    "CaptionConfig",
     "ConfigError",
+    "DataGenConfig",
+    "FilterConfig",
     "MRSPConfig",
     "ModelConfig",
+    "QAConfig",
+    "SplitConfig",
     "StrictModel",
     "SynthConfig",
     "VideoConfig",
@@ -180,7 +186,136 @@ class SynthConfig(StrictModel):
     """Videos whose sampled frames are decoded and shown by the notebook (at most ``num_videos``)."""
 
 
-STAGE_CONFIGS: dict[str, type[StrictModel]] = {"synth": SynthConfig}
+CATEGORIES: tuple[str, ...] = ("temporal", "goal", "spatial", "plot")
+"""The paper's four reasoning categories (``problem_type`` values), in the order reports list them."""
+
+
+class CaptionConfig(StrictModel):
+    """Stage 2 of data generation: one caption per clip, merged into a per-video timeline."""
+
+    captioner: Literal["oracle", "vlm"] = "oracle"
+    """``oracle`` writes captions from a synthetic video's event log; ``vlm`` runs ``model`` on each clip."""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    """The captioning VLM (``vlm`` only): a local checkpoint folder, never a hub id."""
+    frames_per_clip: int = Field(4, ge=2)
+    """Frames the VLM sees per clip (even: Qwen-VL's temporal patch is 2 frames)."""
+    batch_size: int = Field(4, ge=1)
+    """Clips captioned per VLM ``generate`` call."""
+    max_new_tokens: int = Field(64, ge=1)
+    """Longest caption, in tokens."""
+    prompt: str = "Describe in detail what happens in this video clip: who acts, what they do, and where."
+    """Instruction given to the VLM with each clip."""
+    write_clips: bool = False
+    """Also write each clip as a file under ``clips/`` (the paper's step 1); frames are read from the source."""
+
+
+class QAConfig(StrictModel):
+    """Stage 3 of data generation: reasoning questions from timelines (LLM) or event logs (templates)."""
+
+    generator: Literal["template", "llm"] = "template"
+    """``template`` builds questions from a synthetic event log; ``llm`` asks an OpenAI-compatible endpoint."""
+    questions_per_video: int = Field(4, ge=1)
+    """Questions per video; categories are dealt round-robin over videos so that they stay balanced."""
+    categories: list[Literal["temporal", "goal", "spatial", "plot"]] = Field(default_factory=lambda: list(CATEGORIES))
+    """Categories to generate, each named in its own generator prompt."""
+    option_order: Literal["canonical", "shuffled"] = "canonical"
+    """``canonical`` keeps fixed option sets in one order (zones NW..SE, counts 0-3, goal reasons), which
+    tiny models need; ``shuffled`` shuffles every option list. Either way the answer letter is drawn first."""
+    seed: int = Field(0, ge=0)
+    """Seed of the question sampler; each video draws from its own stream, so reruns and shards agree."""
+    endpoint_url: str = "http://127.0.0.1:8000/v1"
+    """OpenAI-compatible base URL (vLLM, SGLang, ``transformers serve``, a hosted API); env LVR1_LLM_URL wins."""
+    model: str | None = None
+    """Model name sent with each request (for ``transformers serve``, the served folder); env LVR1_LLM_MODEL wins."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (never stored in configs); unset sends no key."""
+    temperature: float = Field(0.6, ge=0)
+    """Sampling temperature (the paper: 0.6)."""
+    max_tokens: int = Field(2048, ge=1)
+    """Longest generated reply, in tokens."""
+    concurrency: int = Field(4, ge=1)
+    """Requests in flight at once."""
+    max_retries: int = Field(3, ge=0)
+    """Retries per request after a timeout, connection error or 429/5xx, with exponential backoff."""
+    backoff_s: float = Field(1.0, ge=0)
+    """First retry delay; doubles per retry."""
+    timeout_s: float = Field(120.0, gt=0)
+    """Per-request time limit."""
+
+
+class FilterConfig(StrictModel):
+    """Stage 5 of data generation: drop bad or redundant questions and rebalance letters and categories."""
+
+    dedup: bool = True
+    """Drop exact duplicates (same video, same normalised question and options)."""
+    near_dup_jaccard: float = Field(0.9, gt=0, le=1)
+    """Drop a question whose word-trigram Jaccard similarity to a kept one of the same video reaches this."""
+    drop_leakage: bool = True
+    """Drop questions whose question text contains the correct option's text."""
+    balance_letters: bool = True
+    """Within each category, cap every answer letter at ``max_balance_ratio`` times the rarest letter."""
+    balance_categories: bool = True
+    """Cap every category at ``max_balance_ratio`` times the rarest category."""
+    max_balance_ratio: float = Field(1.2, ge=1)
+    """Largest allowed ratio between the most and least frequent letter (or category) after balancing."""
+    pass_rate_samples: int = Field(0, ge=0)
+    """G answers sampled per question by a model for the paper's pass-rate filter; 0 = off (needs a model)."""
+
+
+class SplitConfig(StrictModel):
+    """Stage 6 of data generation: held-out eval videos, then SFT / RL by fraction."""
+
+    eval_videos: int = Field(4, ge=0)
+    """Videos held out for ``eval.jsonl`` (chosen by a hash of their path, never used in training)."""
+    eval_per_category: int | None = Field(None, ge=1)
+    """Cap on eval questions per category; ``None`` keeps every question of the held-out videos."""
+    sft_fraction: float = Field(1 / 3, ge=0, le=1)
+    """Share of training questions in ``sft.jsonl``; the rest go to ``rl.jsonl`` (the paper: about 1/3)."""
+    seed: int = Field(0, ge=0)
+    """Seed of the split hash."""
+
+
+class DataGenConfig(StrictModel):
+    """Stage ``data``: videos -> clips -> captions -> reasoning QA -> filter -> sft/rl/eval jsonl."""
+
+    videos_dir: str | None = None
+    """Folder of input videos; ``None`` makes a synthetic world from ``world`` in ``<run_dir>/world``."""
+    num_videos: int = Field(24, ge=1)
+    """Videos of the synthetic world made when ``videos_dir`` is ``None``."""
+    world: WorldConfig = Field(default_factory=WorldConfig)
+    """The synthetic world made when ``videos_dir`` is ``None``."""
+    video: VideoConfig = Field(default_factory=VideoConfig)
+    """Clip length (``video.clip_seconds``), decoder and frame size used by clips and the VLM captioner."""
+    caption: CaptionConfig = Field(default_factory=CaptionConfig)
+    """Clip captioning."""
+    qa: QAConfig = Field(default_factory=QAConfig)
+    """Question generation."""
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    """Dedup, leakage, sanity and balance filters."""
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    """SFT / RL / eval split."""
+    progress: bool = True
+    """Show progress bars."""
+
+    @model_validator(mode="after")
+    def _check(self) -> DataGenConfig:
+        problems = []
+        if self.caption.frames_per_clip % 2:
+            problems.append(
+                f"caption.frames_per_clip={self.caption.frames_per_clip} must be even (Qwen-VL's temporal patch "
+                "is 2 frames); use an even number such as 4"
+            )
+        if self.caption.captioner == "vlm" and not self.caption.model.path:
+            problems.append("caption.captioner=vlm needs caption.model.path (a local checkpoint folder)")
+        if self.qa.generator == "template" and self.caption.captioner == "vlm" and self.videos_dir is not None:
+            problems.append("qa.generator=template reads synthetic event logs; with real videos use qa.generator=llm")
+        if not self.qa.categories:
+            problems.append("qa.categories is empty; list at least one of " + ", ".join(CATEGORIES))
+        _raise_if(problems)
+        return self
+
+
+STAGE_CONFIGS: dict[str, type[StrictModel]] = {"synth": SynthConfig, "data": DataGenConfig}
 """Stage name -> config class; the preset folder of a stage carries the same name."""
 
 C = TypeVar("C", bound=BaseModel)
