@@ -29,6 +29,7 @@ __all__ = [
     "ConfigError",
     "DataGenConfig",
     "FilterConfig",
+    "GRPOConfig",
     "MRSPConfig",
     "ModelConfig",
     "QAConfig",
@@ -163,6 +164,109 @@ class MRSPConfig(StrictModel):
             problems.append(
                 f"mrsp.encode_chunk_frames={self.encode_chunk_frames} must be even (Qwen-VL's temporal "
                 "patch is 2 frames); use an even number such as 64"
+            )
+        _raise_if(problems)
+        return self
+
+
+def _unknown_name(key: str, value: str, known: list[str]) -> str | None:
+    """A complaint for a registry name that is not registered, with the closest known name."""
+    if value in known:
+        return None
+    close = difflib.get_close_matches(value, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{key}={value!r} is not registered; {hint}known: {', '.join(sorted(known))}"
+
+
+class GRPOConfig(StrictModel):
+    """GRPO algorithm settings (paper §8); every name is a key of a registry in :mod:`lvr1kit.rl` or rewards."""
+
+    num_generations: int = Field(5, ge=2)
+    """G, responses sampled per prompt (>= 2: the group std needs two)."""
+    advantage_scale: str = "std"
+    """Key of ``lvr1kit.rl.ADVANTAGE_SCALES``: ``std`` (GRPO z-score, unbiased std) or ``none`` (Dr. GRPO)."""
+    advantage_eps: float = Field(1e-6, ge=0)
+    """Added to the group std before dividing."""
+    loss_aggregation: str = "token_mean"
+    """Key of ``lvr1kit.rl.AGGREGATIONS``: ``token_mean``, ``seq_mean_token_mean`` or ``seq_mean_token_sum``."""
+    clip_low: float = Field(0.2, ge=0, lt=1)
+    """ε_low: ratios below 1 - clip_low are clipped for negative advantages."""
+    clip_high: float = Field(0.3, ge=0)
+    """ε_high: ratios above 1 + clip_high are clipped for positive advantages (clip-higher; DAPO uses 0.28)."""
+    dual_clip: float | None = 3.0
+    """Dual-clip C capping the loss of negative-advantage tokens at -A·C; ``None`` disables it."""
+    kl_estimator: str = "k3"
+    """Key of ``lvr1kit.rl.KL_ESTIMATORS``: ``k1``, ``k2``, ``k3`` or ``none``."""
+    kl_coef: float = Field(1e-2, ge=0)
+    """β, weight of the KL loss; 0 (or ``kl_estimator: none``) removes the reference model."""
+    reward: str = "r1v"
+    """Key of ``lvr1kit.rewards.REWARDS`` scoring each response."""
+    reward_accuracy_weight: float = Field(0.9, ge=0)
+    """w_acc in total = w_acc · accuracy + w_fmt · format."""
+    reward_format_weight: float = Field(0.1, ge=0)
+    """w_fmt in total = w_acc · accuracy + w_fmt · format."""
+    filter_groups: bool = False
+    """DAPO online filtering: drop groups selected out by ``group_filter`` (and sample more)."""
+    group_filter: str = "nonconstant"
+    """Key of ``lvr1kit.rl.GROUP_FILTERS``: ``nonconstant`` (rewards differ) or ``mean_range``."""
+    filter_low: float = 0.01
+    """``mean_range`` keeps groups whose mean reward is strictly above this."""
+    filter_high: float = 0.99
+    """``mean_range`` keeps groups whose mean reward is strictly below this."""
+    max_response_tokens: int = Field(2048, ge=1)
+    """Response length limit; also the constant of the ``seq_mean_token_sum`` aggregation."""
+    mask_overlong: bool = False
+    """Leave responses that hit ``max_response_tokens`` without EOS out of the loss."""
+    overlong_penalty: bool = False
+    """Add DAPO's soft overlong penalty to the rewards."""
+    overlong_buffer_tokens: int = Field(256, ge=1)
+    """Length of the soft-penalty ramp before ``max_response_tokens``."""
+    overlong_penalty_factor: float = Field(1.0, ge=0)
+    """Penalty reached at ``max_response_tokens``."""
+
+    @property
+    def reward_kwargs(self) -> dict[str, float]:
+        """Fixed reward parameters for ``compute_rewards(..., reward_kwargs=cfg.reward_kwargs)``."""
+        return {"w_acc": self.reward_accuracy_weight, "w_fmt": self.reward_format_weight}
+
+    @property
+    def uses_reference(self) -> bool:
+        """Whether a reference model is needed (a KL term with a non-zero weight)."""
+        return self.kl_estimator != "none" and self.kl_coef > 0
+
+    @model_validator(mode="after")
+    def _check(self) -> GRPOConfig:
+        # Imported here so loading a config does not import torch until a GRPO block is validated
+        from lvr1kit.rewards import REWARDS
+        from lvr1kit.rl import ADVANTAGE_SCALES, AGGREGATIONS, GROUP_FILTERS, KL_ESTIMATORS
+
+        named = [
+            ("grpo.advantage_scale", self.advantage_scale, list(ADVANTAGE_SCALES)),
+            ("grpo.loss_aggregation", self.loss_aggregation, list(AGGREGATIONS)),
+            ("grpo.kl_estimator", self.kl_estimator, list(KL_ESTIMATORS)),
+            ("grpo.reward", self.reward, list(REWARDS)),
+            ("grpo.group_filter", self.group_filter, list(GROUP_FILTERS)),
+        ]
+        problems = [p for p in (_unknown_name(*item) for item in named) if p]
+        if self.dual_clip is not None and self.dual_clip <= 1 + self.clip_high:
+            problems.append(
+                f"grpo.dual_clip={self.dual_clip} must exceed 1 + grpo.clip_high ({1 + self.clip_high:g}); "
+                "use 3.0 (the paper) or null to disable dual-clip"
+            )
+        if self.kl_estimator == "none" and self.kl_coef > 0:
+            problems.append(
+                f"grpo.kl_estimator='none' with grpo.kl_coef={self.kl_coef}; set grpo.kl_coef=0 or pick k1, k2 or k3"
+            )
+        if self.reward_accuracy_weight + self.reward_format_weight == 0:
+            problems.append("grpo.reward_accuracy_weight and grpo.reward_format_weight are both 0; use 0.9 and 0.1")
+        if self.filter_groups and self.group_filter == "mean_range" and self.filter_low >= self.filter_high:
+            problems.append(
+                f"grpo.filter_low={self.filter_low} must be below grpo.filter_high={self.filter_high}; e.g. 0.01, 0.99"
+            )
+        if self.overlong_penalty and self.overlong_buffer_tokens > self.max_response_tokens:
+            problems.append(
+                f"grpo.overlong_buffer_tokens={self.overlong_buffer_tokens} exceeds grpo.max_response_tokens="
+                f"{self.max_response_tokens}; lower the buffer (DAPO uses a fifth of the limit)"
             )
         _raise_if(problems)
         return self

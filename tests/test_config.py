@@ -9,6 +9,7 @@ import pytest
 from lvr1kit.config import (
     STAGE_CONFIGS,
     ConfigError,
+    GRPOConfig,
     MRSPConfig,
     VideoConfig,
     dump_config,
@@ -102,3 +103,59 @@ def test_presets_listed_per_stage() -> None:
     names = list_presets()
     assert "synth/tiny" in names
     assert all(n.startswith("synth/") for n in list_presets("synth"))
+
+
+def test_grpo_config_defaults_follow_the_paper() -> None:
+    cfg = GRPOConfig()
+    assert (cfg.num_generations, cfg.clip_low, cfg.clip_high, cfg.dual_clip) == (5, 0.2, 0.3, 3.0)
+    assert (cfg.kl_estimator, cfg.kl_coef, cfg.loss_aggregation, cfg.advantage_scale) == (
+        "k3",
+        1e-2,
+        "token_mean",
+        "std",
+    )
+    assert cfg.reward_kwargs == {"w_acc": 0.9, "w_fmt": 0.1}
+    assert cfg.uses_reference
+    assert not load_config(GRPOConfig, None, {"kl_coef": 0.0}).uses_reference
+
+
+def test_grpo_config_names_are_registry_keys_with_suggestions() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(
+            GRPOConfig,
+            None,
+            {"loss_aggregation": "token_means", "reward": "mcq", "kl_estimator": "k4", "advantage_scale": "z"},
+        )
+    text = str(err.value)
+    assert "grpo.loss_aggregation='token_means' is not registered; did you mean 'token_mean'?" in text
+    assert "grpo.reward='mcq' is not registered; did you mean 'mc'?" in text
+    assert "grpo.kl_estimator='k4'" in text and "known: k1, k2, k3, none" in text
+    assert "grpo.advantage_scale='z'" in text
+    assert text.count("\n  - ") == 4
+
+
+def test_grpo_config_cross_field_checks_name_the_remedy() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(
+            GRPOConfig,
+            None,
+            {
+                "dual_clip": 1.2,
+                "kl_estimator": "none",
+                "filter_groups": True,
+                "group_filter": "mean_range",
+                "filter_low": 0.9,
+                "filter_high": 0.1,
+                "overlong_penalty": True,
+                "overlong_buffer_tokens": 4096,
+            },
+        )
+    text = str(err.value)
+    assert "use 3.0 (the paper) or null to disable dual-clip" in text
+    assert "set grpo.kl_coef=0 or pick k1, k2 or k3" in text
+    assert "grpo.filter_low=0.9 must be below grpo.filter_high=0.1" in text
+    assert "lower the buffer" in text
+    assert text.count("\n  - ") == 4
+    with pytest.raises(ConfigError, match="num_generations"):
+        load_config(GRPOConfig, None, {"num_generations": 1})
+    assert load_config(GRPOConfig, None, {"kl_estimator": "none", "kl_coef": 0.0, "dual_clip": None}).dual_clip is None
