@@ -39,6 +39,7 @@ def video_command(
     naive_max_minutes: Annotated[float, typer.Option(help="Measure naive for every count up to here.")] = 10,
     backends: Annotated[str, typer.Option(help="Comma-separated backends.")] = "decord,pyav",
     modes: Annotated[str, typer.Option(help="Comma-separated snap modes: none (exact), keyframe.")] = "none,keyframe",
+    repeats: Annotated[int, typer.Option(help="Timed runs per row; the minimum is reported.")] = 1,
 ) -> None:
     """Time uniform frame sampling on generated 448p H.264 videos against a naive full decode."""
     from lvr1kit.bench.video import run_video_benchmark
@@ -53,5 +54,6 @@ def video_command(
         naive_max_minutes,
         [b for b in backends.split(",") if b],
         [m for m in modes.split(",") if m],
+        repeats,
     )
     typer.echo(json.dumps(report["targets"]))

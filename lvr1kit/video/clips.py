@@ -154,7 +154,7 @@ def _write_copy(info: VideoInfo, out_dir: Path, nominal: list[Clip], strict: boo
                     output = av.open(str(paths[current]), "w")
                     out_stream = output.add_stream_from_template(in_stream)
                     offset = packet.dts if packet.dts is not None else packet.pts
-                if output is None:
+                if output is None or out_stream is None:
                     raise RuntimeError("stream does not start with a keyframe")
                 if packet.pts is not None:
                     packet.pts -= offset

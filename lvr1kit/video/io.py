@@ -106,7 +106,7 @@ def _read_header(path: Path) -> _Header:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                kinds = sorted({s.type for s in container.streams}) or ["none"]
+                kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["none"]
                 raise VideoError(
                     path, f"no video stream (streams: {', '.join(kinds)})", "pass a file that contains video"
                 )

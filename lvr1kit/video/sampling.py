@@ -13,6 +13,8 @@ Contents:
 Deviations:
     * ``uniform`` with more frames requested than the video holds repeats indices (fixed T is kept).
     * ``fps`` above the native rate is clamped to the native rate (``effective_fps`` says so).
+    * ``fps`` and ``per_clip`` map seconds to frame indices with the average fps: exact for constant frame
+      rate, approximate for variable frame rate files (whose returned ``timestamps_s`` are still the real ones).
 """
 
 from __future__ import annotations

@@ -12,12 +12,13 @@ from lvr1kit.bench import bench_app
 
 def test_bench_video_tiny(tmp_path: Path) -> None:
     out, cache = tmp_path / "bench.json", tmp_path / "cache"
-    args = ["video", "--out", str(out), "--minutes", "0.2", "--frames", "8,16", "--height", "96"]
+    args = ["video", "--out", str(out), "--minutes", "0.2", "--frames", "8,16", "--height", "96", "--repeats", "2"]
     result = CliRunner().invoke(bench_app, [*args, "--cache-dir", str(cache)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert set(report) == {"machine", "settings", "results", "targets"}
     assert report["machine"]["cpu_count"] >= 1 and "torch_threads" in report["machine"]
+    assert report["settings"]["repeats"] == 2 and len(report["machine"]["load_average_1_5_15min_before"]) == 3
     assert report["settings"]["videos"][0]["num_frames"] == 360  # 0.2 min at 30 fps
     assert report["settings"]["videos"][0]["width"] == 176  # 16:9 of 96, multiple of 16
     rows = report["results"]
