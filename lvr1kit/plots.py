@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["event_timeline", "frame_strip"]
+__all__ = ["caption_timeline", "event_timeline", "frame_strip", "split_distribution"]
 
 
 def frame_strip(
@@ -61,4 +61,56 @@ def event_timeline(events: Sequence[dict[str, Any]], title: str = "") -> go.Figu
             )
         )
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="agent", height=320)
+    return fig
+
+
+def split_distribution(splits: dict[str, dict[str, Any]], field: str, title: str = "") -> go.Figure:
+    """Grouped bars of one distribution (``categories`` or ``letters``) per dataset split.
+
+    Args:
+        splits: split name -> distribution dict as in a data ``report.json`` (``{"categories": {...}, ...}``).
+        field: ``"categories"`` or ``"letters"``.
+        title: figure title.
+    """
+    fig = go.Figure()
+    for name, dist in splits.items():
+        counts = dist[field]
+        total = max(1, sum(counts.values()))
+        fig.add_trace(
+            go.Bar(
+                x=list(counts),
+                y=[v / total for v in counts.values()],
+                name=f"{name} (n={total})",
+                text=list(counts.values()),
+                hovertemplate="%{x}: %{y:.1%} (%{text})<extra></extra>",
+            )
+        )
+    fig.update_layout(title=title, barmode="group", yaxis_title="share", yaxis_tickformat=".0%", height=320)
+    return fig
+
+
+def caption_timeline(segments: Sequence[dict[str, Any]], title: str = "", wrap: int = 60) -> go.Figure:
+    """A video's clip captions as bars on a time axis (hover for the caption text).
+
+    Args:
+        segments: ``{"start_s", "end_s", "caption"}`` dicts, as in a timeline file.
+        title: figure title.
+        wrap: characters per hover line.
+    """
+    texts = ["<br>".join(s["caption"][i : i + wrap] for i in range(0, len(s["caption"]), wrap)) for s in segments]
+    fig = go.Figure(
+        go.Bar(
+            x=[s["end_s"] - s["start_s"] for s in segments],
+            base=[s["start_s"] for s in segments],
+            y=[f"clip {i}" for i in range(len(segments))],
+            orientation="h",
+            text=[s["caption"][:40] + ("…" if len(s["caption"]) > 40 else "") for s in segments],
+            textposition="inside",
+            customdata=texts,
+            hovertemplate="from %{base:.0f} s, %{x:.0f} s long<br>%{customdata}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title, xaxis_title="time (s)", yaxis={"autorange": "reversed"}, height=60 + 28 * len(segments)
+    )
     return fig
