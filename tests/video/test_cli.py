@@ -19,7 +19,7 @@ def test_probe_good_files(videos: dict[str, Path]) -> None:
     assert [line["path"] for line in lines] == [str(videos["h264"]), str(videos["vfr"])]
     assert lines[0] == {
         "path": str(videos["h264"]),
-        "backend": "decord",
+        "backend": "pyav",
         "duration_s": 6.0,
         "fps": 24.0,
         "frames": 144,

@@ -14,9 +14,9 @@ from lvr1kit.video import VideoError, probe, read_frames
 FPS, SECONDS, WIDTH, HEIGHT = 24, 6, 64, 48  # videos["h264"], see conftest.py
 
 
-def test_probe_h264_mp4_served_by_decord(videos: dict[str, Path]) -> None:
+def test_probe_h264_mp4_served_by_pyav_in_auto_mode(videos: dict[str, Path]) -> None:
     info = probe(videos["h264"])
-    assert info.backend == "decord"
+    assert info.backend == "pyav"
     assert (info.num_frames, info.width, info.height, info.codec) == (FPS * SECONDS, WIDTH, HEIGHT, "h264")
     assert info.fps == pytest.approx(FPS)
     assert info.duration_s == pytest.approx(SECONDS, abs=1e-3)
@@ -32,12 +32,14 @@ def test_forced_backends_agree(videos: dict[str, Path]) -> None:
     assert by_decord.duration_s == pytest.approx(by_pyav.duration_s, abs=1e-3)
 
 
-def test_vp9_webm_is_read_by_decord_here(videos: dict[str, Path], reference: Callable) -> None:
-    """Honest check: decord 0.6.0's bundled FFmpeg 4.1 decodes VP9 WebM, so no fallback is needed."""
-    info = probe(videos["vp9"])
-    assert (info.backend, info.codec, info.num_frames) == ("decord", "vp9", 48)
-    frames, _ = read_frames(info, np.arange(48))
-    np.testing.assert_array_equal(frames, reference(videos["vp9"]))
+def test_vp9_webm_is_read_by_both_backends(videos: dict[str, Path], reference: Callable) -> None:
+    """Honest check: decord 0.6.0's bundled FFmpeg 4.1 decodes VP9 WebM too, pixel-identical to PyAV."""
+    for backend in ("decord", "auto"):
+        info = probe(videos["vp9"], backend=backend)  # type: ignore[arg-type]
+        assert (info.codec, info.num_frames) == ("vp9", 48)
+        frames, _ = read_frames(info, np.arange(48))
+        np.testing.assert_array_equal(frames, reference(videos["vp9"]))
+    assert probe(videos["vp9"]).backend == "pyav"
 
 
 def test_odd_size_mkv(videos: dict[str, Path]) -> None:
