@@ -13,7 +13,6 @@ import typer
 from pydantic import BaseModel
 
 from lvr1kit.bench import bench_app
-from lvr1kit.bench.model import bench_model_command
 from lvr1kit.config import (
     STAGE_CONFIGS,
     ConfigError,
@@ -38,7 +37,6 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(video_app, name="video")
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
-bench_app.command("model")(bench_model_command)
 
 
 @app.callback()

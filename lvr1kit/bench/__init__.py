@@ -1,7 +1,9 @@
 """Benchmarks of the workbench; ``bench_app`` is the ``lvr1 bench ...`` Typer app.
 
 Contents:
-    * ``bench_app`` with command ``video``: long-video frame sampling benchmark (see ``lvr1kit.bench.video``).
+    * ``bench_app`` with commands ``video`` (long-video frame sampling, ``lvr1kit.bench.video``) and ``model``
+      (vision encode / prefill / generate cost per frame count, ``lvr1kit.bench.model``); heavy imports are
+      deferred so ``lvr1 --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -57,3 +59,41 @@ def video_command(
         repeats,
     )
     typer.echo(json.dumps(report["targets"]))
+
+
+@bench_app.command("model")
+def model_command(
+    out: Annotated[Path, typer.Option(help="JSON file to write the results to.")],
+    size: Annotated[str, typer.Option(help="Tiny preset to benchmark: bench (default) or tiny.")] = "bench",
+    family: Annotated[str, typer.Option(help="qwen2_5_vl or qwen3_vl.")] = "qwen2_5_vl",
+    frames: Annotated[str, typer.Option(help="Comma-separated frame counts.")] = "64,256,512,1024",
+    frame_size: Annotated[int, typer.Option(help="Square frame side in pixels.")] = 56,
+    new_tokens: Annotated[int, typer.Option(help="Tokens to generate per measurement.")] = 64,
+    repeats: Annotated[int, typer.Option(help="Timed runs per phase (median reported).")] = 1,
+    model_path: Annotated[Path | None, typer.Option(help="Benchmark this checkpoint folder instead.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of model weights and frames.")] = 0,
+) -> None:
+    """Time vision encode, LM prefill and generation, and peak RSS, for each frame count."""
+    from lvr1kit.bench.model import run_model_bench
+
+    try:
+        frame_counts = _ints(frames)
+    except ValueError:
+        raise typer.BadParameter(f"--frames {frames!r} must be comma-separated integers, e.g. 64,256") from None
+    if not frame_counts or min(frame_counts) < 1:
+        raise typer.BadParameter(f"--frames {frames!r} needs at least one positive count")
+    report = run_model_bench(
+        frame_counts,
+        size=size,
+        family=family,
+        model_path=model_path,
+        frame_size=frame_size,
+        new_tokens=new_tokens,
+        repeats=repeats,
+        seed=seed,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    for row in report["results"]:
+        typer.echo(json.dumps(row))
+    typer.echo(f"wrote {out}", err=True)

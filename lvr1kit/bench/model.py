@@ -4,7 +4,6 @@ Contents:
     - ``run_model_bench``: for each frame count, build a video of random frames, encode it once (vision tower),
       prefill the LM with the cached embeddings, and generate a fixed number of tokens; time each phase and
       sample the process's resident memory. These are the single-process numbers MR-SP is judged against.
-    - ``bench_model_command``: the typer command behind ``lvr1 bench model``.
 
 Timings are wall-clock medians over ``repeats`` runs after one warm-up call at the smallest frame count; the
 model is a tiny random-init one (``--size``) unless ``--model-path`` points at a real checkpoint folder.
@@ -12,7 +11,6 @@ model is a tiny random-init one (``--size``) unless ``--model-path`` points at a
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import statistics
@@ -21,12 +19,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import psutil
 import torch
-import typer
 
 from lvr1kit.models import (
     LoadedModel,
@@ -48,7 +45,7 @@ from lvr1kit.models import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["bench_model_command", "run_model_bench"]
+__all__ = ["run_model_bench"]
 
 
 @contextmanager
@@ -182,38 +179,3 @@ def run_model_bench(
         },
         "results": rows,
     }
-
-
-def bench_model_command(
-    out: Annotated[Path, typer.Option(help="JSON file to write the results to.")],
-    size: Annotated[str, typer.Option(help="Tiny preset to benchmark: bench (default) or tiny.")] = "bench",
-    family: Annotated[str, typer.Option(help="qwen2_5_vl or qwen3_vl.")] = "qwen2_5_vl",
-    frames: Annotated[str, typer.Option(help="Comma-separated frame counts.")] = "64,256,512,1024",
-    frame_size: Annotated[int, typer.Option(help="Square frame side in pixels.")] = 56,
-    new_tokens: Annotated[int, typer.Option(help="Tokens to generate per measurement.")] = 64,
-    repeats: Annotated[int, typer.Option(help="Timed runs per phase (median reported).")] = 1,
-    model_path: Annotated[Path | None, typer.Option(help="Benchmark this checkpoint folder instead.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of model weights and frames.")] = 0,
-) -> None:
-    """Time vision encode, LM prefill and generation, and peak RSS, for each frame count."""
-    try:
-        frame_counts = [int(f) for f in frames.split(",") if f.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"--frames {frames!r} must be comma-separated integers, e.g. 64,256") from None
-    if not frame_counts or min(frame_counts) < 1:
-        raise typer.BadParameter(f"--frames {frames!r} needs at least one positive count")
-    report = run_model_bench(
-        frame_counts,
-        size=size,
-        family=family,
-        model_path=model_path,
-        frame_size=frame_size,
-        new_tokens=new_tokens,
-        repeats=repeats,
-        seed=seed,
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    for row in report["results"]:
-        typer.echo(json.dumps(row))
-    typer.echo(f"wrote {out}", err=True)

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import typer
 from typer.testing import CliRunner
 
-from lvr1kit.bench.model import bench_model_command
+from lvr1kit.bench import bench_app
 
 
 def test_bench_model_writes_json(tmp_path: Path) -> None:
-    app = typer.Typer()
-    app.command("model")(bench_model_command)
-    app.callback()(lambda: None)  # keep "model" as a sub-command, as under `lvr1 bench`
     out = tmp_path / "bench.json"
     args = ["model", "--size", "tiny", "--frames", "4,9", "--new-tokens", "3", "--out", str(out)]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(bench_app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert set(report) == {"model", "settings", "machine", "results"}
@@ -31,8 +27,5 @@ def test_bench_model_writes_json(tmp_path: Path) -> None:
 
 
 def test_bench_model_rejects_bad_frames(tmp_path: Path) -> None:
-    app = typer.Typer()
-    app.command("model")(bench_model_command)
-    app.callback()(lambda: None)
-    result = CliRunner().invoke(app, ["model", "--frames", "a,b", "--out", str(tmp_path / "x.json")])
+    result = CliRunner().invoke(bench_app, ["model", "--frames", "a,b", "--out", str(tmp_path / "x.json")])
     assert result.exit_code != 0 and "comma-separated" in result.output
