@@ -18,6 +18,11 @@ NOTEBOOKS: dict[str, tuple[str, dict, set[str]]] = {
         {"num_videos": 2},
         {"num_videos", "video_seconds_total", "frames_sampled", "sample_backends", "event_counts"},
     ),
+    "01_generate_data.ipynb": (
+        "data/tiny",
+        {"num_videos": 16, "split.eval_videos": 3},  # videos_dir null: the notebook makes its own small world
+        {"num_records", "splits", "categories", "letter_share", "failures", "seconds", "dataset_dir"},
+    ),
 }
 
 
