@@ -30,9 +30,12 @@ __all__ = [
     "DataGenConfig",
     "FilterConfig",
     "GRPOConfig",
+    "LoRAConfig",
     "MRSPConfig",
     "ModelConfig",
+    "OptimConfig",
     "QAConfig",
+    "RLConfig",
     "SplitConfig",
     "StrictModel",
     "SynthConfig",
@@ -150,8 +153,9 @@ class ModelConfig(StrictModel):
 class MRSPConfig(StrictModel):
     """Multi-modal Reinforcement Sequence Parallelism: embedding reuse (stage 1) and sequence parallelism."""
 
-    cache_embeddings: bool = True
-    """Stage 1: encode each video once per step and reuse the embeddings for all rollouts and passes."""
+    encode_mode: Literal["stage1", "baseline"] = "stage1"
+    """Key of ``lvr1kit.rl.ENCODE_MODES``: ``stage1`` encodes each video once per step and reuses the embeddings
+    for all rollouts and no-grad passes; ``baseline`` re-encodes pixels for every completion in every pass (TRL)."""
     sp_size: int = Field(1, ge=1)
     """Stage 2: ranks in a sequence-parallel group; 1 turns sequence parallelism off."""
     encode_chunk_frames: int = Field(64, ge=2)
@@ -419,7 +423,107 @@ class DataGenConfig(StrictModel):
         return self
 
 
-STAGE_CONFIGS: dict[str, type[StrictModel]] = {"synth": SynthConfig, "data": DataGenConfig}
+class OptimConfig(StrictModel):
+    """AdamW settings of the GRPO policy update (paper §8: lr 1e-6, weight decay 1e-2, constant, clip 1.0)."""
+
+    lr: float = Field(1e-6, gt=0)
+    """Learning rate (constant schedule, no warmup)."""
+    weight_decay: float = Field(1e-2, ge=0)
+    """AdamW decoupled weight decay."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    eps: float = Field(1e-8, gt=0)
+    """AdamW epsilon."""
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    """Clip the global gradient norm to this before each optimizer step; ``None`` disables clipping."""
+
+
+class LoRAConfig(StrictModel):
+    """Optional LoRA adapters on the LM (through ``peft``); the reference policy is then the adapter-free base."""
+
+    rank: int = Field(0, ge=0)
+    """Adapter rank; 0 trains the full LM instead."""
+    alpha: float = Field(16.0, gt=0)
+    """LoRA scaling numerator (scale = alpha / rank)."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout on the adapter input."""
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    """Module names of the LM that get adapters (the vision tower never does)."""
+
+
+class RLConfig(StrictModel):
+    """Stage ``rl``: GRPO with MR-SP stage 1 (see docs/grpo.md); one step = rollout, reward, log-probs, update."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    """The policy; ``model.path`` None (and no ``init_from``) builds a tiny model in ``<run_dir>/model``."""
+    video: VideoConfig = Field(default_factory=VideoConfig)
+    """Frame sampling of each question's video (the same as SFT and eval)."""
+    grpo: GRPOConfig = Field(default_factory=GRPOConfig)
+    """The algorithm: G, advantages, loss, KL, reward, filtering, ``max_response_tokens``."""
+    mrsp: MRSPConfig = Field(default_factory=MRSPConfig)
+    """Embedding reuse (``mrsp.encode_mode``) and sequence parallelism."""
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    """Optimizer of the policy update."""
+    lora: LoRAConfig = Field(default_factory=LoRAConfig)
+    """Optional LoRA adapters (``lora.rank`` > 0)."""
+    init_from: str | None = None
+    """Checkpoint folder to start from (e.g. ``runs/x/sft/checkpoint``); wins over ``model.path``."""
+    tiny_model: str = "tiny"
+    """Key of ``lvr1kit.models.TINY_PRESETS`` built when neither ``init_from`` nor ``model.path`` is given."""
+    train_file: str | None = None
+    """``rl.jsonl`` of the data stage; ``None`` makes a ``data/tiny`` dataset in ``<run_dir>/data`` first."""
+    eval_file: str | None = None
+    """Held-out ``eval.jsonl`` (read by the eval stage; kept here so the run config names it)."""
+    videos_dir: str | None = None
+    """Folder the records' ``videos`` paths are relative to; ``None`` = the ``world`` folder next to
+    ``train_file``'s ``dataset`` folder (the data stage's layout)."""
+    standalone_videos: int = Field(8, ge=2)
+    """Synthetic videos made when ``train_file`` is ``None``."""
+    rollout_engine: Literal["hf", "vllm"] = "hf"
+    """Key of ``lvr1kit.rl.ROLLOUT_ENGINES``: HF ``generate`` (CPU, CI) or vLLM fed embeddings (GPU extra)."""
+    steps: int = Field(5, ge=1)
+    """GRPO steps (one rollout batch each)."""
+    prompts_per_step: int = Field(8, ge=1)
+    """Questions per rollout batch, over all ranks; each gets ``grpo.num_generations`` completions."""
+    updates_per_batch: int = Field(1, ge=1)
+    """Optimizer steps per rollout batch (the batch is cut into this many mini-batches of whole groups)."""
+    micro_batch_size: int = Field(4, ge=1)
+    """Completions per forward/backward pass (gradient accumulation inside a mini-batch)."""
+    temperature: float = Field(1.0, gt=0)
+    """Rollout sampling temperature; log-probs are computed from logits / temperature (paper §8)."""
+    top_p: float = Field(1.0, gt=0, le=1)
+    """Rollout nucleus sampling."""
+    seed: int = Field(0, ge=0)
+    """Seeds data order, rollouts (per prompt) and initialisation."""
+    save_steps: int = Field(0, ge=0)
+    """Save a checkpoint every this many steps (and at the end); 0 saves only at the end."""
+    log_rollouts: bool = True
+    """Write every completion with its reward parts and advantage to ``rollouts.jsonl``."""
+
+    @model_validator(mode="after")
+    def _check(self) -> RLConfig:
+        problems = []
+        completions = self.prompts_per_step * self.grpo.num_generations
+        if self.prompts_per_step % self.updates_per_batch:
+            problems.append(
+                f"prompts_per_step={self.prompts_per_step} must be divisible by updates_per_batch="
+                f"{self.updates_per_batch} (mini-batches hold whole groups); e.g. updates_per_batch=1"
+            )
+        elif (completions // self.updates_per_batch) % self.micro_batch_size:
+            problems.append(
+                f"prompts_per_step x grpo.num_generations / updates_per_batch = {completions // self.updates_per_batch}"
+                f" completions per mini-batch must be divisible by micro_batch_size={self.micro_batch_size}; "
+                f"pick a divisor such as {self.grpo.num_generations}"
+            )
+        if self.rollout_engine == "vllm" and self.model.device == "cpu":
+            problems.append("rollout_engine=vllm needs a GPU (model.device=cuda); use rollout_engine=hf on CPU")
+        if self.lora.rank and not self.model.freeze_vision:
+            problems.append("lora.rank > 0 adapts only the LM; set model.freeze_vision=true (or lora.rank=0)")
+        _raise_if(problems)
+        return self
+
+
+STAGE_CONFIGS: dict[str, type[StrictModel]] = {"synth": SynthConfig, "data": DataGenConfig, "rl": RLConfig}
 """Stage name -> config class; the preset folder of a stage carries the same name."""
 
 C = TypeVar("C", bound=BaseModel)
