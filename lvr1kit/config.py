@@ -36,6 +36,8 @@ __all__ = [
     "OptimConfig",
     "QAConfig",
     "RLConfig",
+    "SFTConfig",
+    "SFTTrainConfig",
     "SplitConfig",
     "StrictModel",
     "SynthConfig",
@@ -523,7 +525,106 @@ class RLConfig(StrictModel):
         return self
 
 
-STAGE_CONFIGS: dict[str, type[StrictModel]] = {"synth": SynthConfig, "data": DataGenConfig, "rl": RLConfig}
+class SFTTrainConfig(StrictModel):
+    """``transformers.Trainer`` settings of CoT-SFT (a global batch is per-device x processes x accumulation)."""
+
+    learning_rate: float = Field(1e-3, gt=0)
+    """Peak learning rate (AdamW)."""
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    """Learning-rate schedule after warmup."""
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    """Share of the steps spent warming the learning rate up linearly from 0."""
+    max_steps: int = Field(150, ge=-1)
+    """Optimizer steps; -1 trains ``num_epochs`` epochs instead."""
+    num_epochs: float = Field(1.0, gt=0)
+    """Epochs over the training records (used only when ``max_steps`` is -1)."""
+    per_device_batch_size: int = Field(8, ge=1)
+    """Samples per process per micro-batch."""
+    grad_accum_steps: int = Field(1, ge=1)
+    """Micro-batches accumulated per optimizer step."""
+    weight_decay: float = Field(0.0, ge=0)
+    """AdamW decoupled weight decay."""
+    max_grad_norm: float = Field(1.0, ge=0)
+    """Gradient clipping norm (0 disables clipping)."""
+    save_steps: int = Field(0, ge=0)
+    """Save a resumable checkpoint every this many steps (0: only the final model folder)."""
+    save_total_limit: int | None = Field(2, ge=1)
+    """Keep at most this many checkpoints (``None``: all)."""
+    logging_steps: int = Field(10, ge=1)
+    """Log loss, learning rate and grad norm every this many steps."""
+    deepspeed: str | None = None
+    """Path of a DeepSpeed JSON config (ZeRO stage, offload); ``None`` trains with plain DDP. Needs ``deepspeed``."""
+    max_minutes: float | None = Field(None, gt=0)
+    """Stop (and save) once training has run this long; ``None``: no limit. Keeps CPU benches in budget."""
+
+
+class SFTConfig(StrictModel):
+    """Stage ``sft``: CoT supervised fine-tuning on ``sft.jsonl`` (target ``<think>..</think> <answer>X</answer>``)."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    """The model to fine-tune; ``model.freeze_vision`` freezes the vision tower (then its features are cached)."""
+    init_from: str | None = None
+    """Checkpoint folder to start from; wins over ``model.path``."""
+    tiny_model: str = "tiny"
+    """Key of ``lvr1kit.models.TINY_PRESETS`` built into ``<run_dir>/init_model`` when neither ``init_from`` nor
+    ``model.path`` is given (so the notebook runs standalone)."""
+    video: VideoConfig = Field(default_factory=VideoConfig)
+    """Frame sampling; the same block GRPO and eval use."""
+    cache_embeddings: bool = True
+    """With a frozen tower, encode each video once into the embedding cache and train on cached features."""
+    cache_dir: str | None = None
+    """Embedding cache folder (shareable across runs and with GRPO); ``None``: ``<run_dir>/embed_cache``."""
+    train_file: str | None = None
+    """``sft.jsonl`` of the data stage; ``None`` makes a ``data_preset`` dataset in ``<run_dir>/data`` first."""
+    eval_file: str | None = None
+    """Held-out ``eval.jsonl`` answered greedily before and after training; ``None`` with ``train_file`` set skips
+    it (with ``train_file`` null, the made dataset's eval split is used)."""
+    videos_dir: str | None = None
+    """Folder the records' ``videos`` paths are relative to; ``None`` = the ``world`` folder next to
+    ``train_file``'s ``dataset`` folder (the data stage's layout)."""
+    data_preset: str = "data/tiny"
+    """Data preset made into ``<run_dir>/data`` when ``train_file`` is ``None``."""
+    max_train_samples: int | None = Field(None, ge=1)
+    """Use only the first this many training records (``None``: all)."""
+    seed: int = Field(0, ge=0)
+    """Seeds the data order and the tiny model built when no checkpoint is given."""
+    train: SFTTrainConfig = Field(default_factory=SFTTrainConfig)
+    """Optimizer, schedule, batch, checkpoints, logging."""
+    lora: LoRAConfig = Field(default_factory=LoRAConfig)
+    """Optional LoRA adapters on the LM (``lora.rank`` > 0); the final ``model/`` folder holds merged weights."""
+    eval_questions: int = Field(8, ge=0)
+    """Held-out questions answered greedily before and after training (the first N of the eval file)."""
+    eval_max_new_tokens: int = Field(96, ge=1)
+    """Longest generated response in those evaluations."""
+    eval_batch_size: int = Field(16, ge=1)
+    """Questions per ``generate`` call."""
+
+    @property
+    def uses_cached_embeddings(self) -> bool:
+        """Whether batches carry cached vision features (frozen tower + ``cache_embeddings``) or pixels."""
+        return self.model.freeze_vision and self.cache_embeddings
+
+    @model_validator(mode="after")
+    def _check(self) -> SFTConfig:
+        from lvr1kit.models.tiny import TINY_PRESETS
+
+        problems = []
+        if self.init_from is None and self.model.path is None:
+            problems.extend(p for p in [_unknown_name("tiny_model", self.tiny_model, list(TINY_PRESETS))] if p)
+        if self.lora.rank and not self.model.freeze_vision:
+            problems.append("lora.rank > 0 adapts only the LM; set model.freeze_vision=true (or lora.rank=0)")
+        if self.eval_file is not None and self.train_file is None:
+            problems.append("eval_file is set but train_file is null; set both (the data stage's files) or neither")
+        _raise_if(problems)
+        return self
+
+
+STAGE_CONFIGS: dict[str, type[StrictModel]] = {
+    "synth": SynthConfig,
+    "data": DataGenConfig,
+    "rl": RLConfig,
+    "sft": SFTConfig,
+}
 """Stage name -> config class; the preset folder of a stage carries the same name."""
 
 C = TypeVar("C", bound=BaseModel)
