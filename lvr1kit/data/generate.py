@@ -152,10 +152,13 @@ def _qa_stage(cfg: DataGenConfig, out: Path, videos: list[VideoItem], stats: Cou
     for unit in tqdm(
         generator.generate(jobs), total=len(jobs), desc="questions", unit="video", disable=not cfg.progress
     ):
-        if not unit.complete:
+        video = by_rel[unit.video]
+        if not unit.complete:  # no unit written: the next run asks again (cached replies cost nothing)
             stats["qa_incomplete"] += 1
+            _record_failure(out, video, "qa", unit.failures[-1].reason, unit.failures[-1].detail)
             continue
-        write_json_atomic(out / "qa" / f"{by_rel[unit.video].key}.json", unit.model_dump(mode="json"))
+        write_json_atomic(out / "qa" / f"{video.key}.json", unit.model_dump(mode="json"))
+        _failure_path(out, video).unlink(missing_ok=True)
         stats["qa_written"] += 1
     stats.update(getattr(generator, "stats", {}))
 

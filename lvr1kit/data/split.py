@@ -50,7 +50,7 @@ def split_records(
         ValueError: When the held-out videos would leave no training video.
     """
     videos = sorted({r.videos for r in records}, key=lambda v: _rank(cfg.seed, v))
-    if cfg.eval_videos and len(videos) <= cfg.eval_videos:
+    if videos and cfg.eval_videos and len(videos) <= cfg.eval_videos:
         raise ValueError(
             f"split.eval_videos={cfg.eval_videos} but only {len(videos)} videos have questions; "
             "lower split.eval_videos or generate more videos"
