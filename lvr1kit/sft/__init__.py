@@ -1,0 +1,22 @@
+"""CoT-SFT: label-masked examples, the video collator, ``transformers.Trainer`` wiring, held-out generations, CLI.
+
+Public names: ``train_sft`` / ``SFTResult`` (train), ``SFTDataset`` / ``SFTCollator`` / ``build_sft_example`` /
+``build_target_ids`` (data), ``SFTTrainer`` / ``causal_lm_loss`` (trainer), ``answer_questions`` /
+``score_answers`` (evaluate). The CLI is ``lvr1kit.sft.cli.sft_app`` (``lvr1 sft train``).
+"""
+
+from lvr1kit.sft.data import IGNORE_INDEX, SFTCollator, SFTDataset, build_sft_example, build_target_ids
+from lvr1kit.sft.train import SFTResult, train_sft
+from lvr1kit.sft.trainer import SFTTrainer, causal_lm_loss
+
+__all__ = [
+    "IGNORE_INDEX",
+    "SFTCollator",
+    "SFTDataset",
+    "SFTResult",
+    "SFTTrainer",
+    "build_sft_example",
+    "build_target_ids",
+    "causal_lm_loss",
+    "train_sft",
+]
