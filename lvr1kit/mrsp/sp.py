@@ -50,10 +50,12 @@ __all__ = ["enable_ulysses", "load_model_for_sp", "sp_compute_logprobs", "valida
 
 def _text_config(config: PretrainedConfig | dict[str, Any] | str | Path) -> dict[str, Any]:
     if isinstance(config, (str, Path)):
-        config = json.loads((Path(config) / "config.json").read_text())
-    if isinstance(config, PretrainedConfig):
-        config = config.to_dict()
-    return dict(config.get("text_config") or config)
+        data: dict[str, Any] = json.loads((Path(config) / "config.json").read_text())
+    elif isinstance(config, PretrainedConfig):
+        data = config.to_dict()
+    else:
+        data = config
+    return dict(data.get("text_config") or data)
 
 
 def validate_sp(
