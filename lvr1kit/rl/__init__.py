@@ -2,7 +2,9 @@
 
 Every variant is one function in a registry keyed by its config name: ``ADVANTAGE_SCALES`` (``grpo.advantage_scale``),
 ``AGGREGATIONS`` (``grpo.loss_aggregation``), ``KL_ESTIMATORS`` (``grpo.kl_estimator``), ``GROUP_FILTERS``
-(``grpo.group_filter``). The training loop lives elsewhere.
+(``grpo.group_filter``). The training loop is ``lvr1kit.rl.trainer.GRPOTrainer`` (built by
+``lvr1kit.rl.train.build_trainer``); rollout engines are in ``lvr1kit.rl.rollout`` (``ROLLOUT_ENGINES``) and the MR-SP
+stage-1 encoding strategies in ``lvr1kit.rl.encoding`` (``ENCODE_MODES``); they are imported lazily (torch models).
 """
 
 from lvr1kit.rl.advantages import ADVANTAGE_SCALES, grpo_advantages

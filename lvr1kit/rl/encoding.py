@@ -1,0 +1,175 @@
+"""How a GRPO step gets its video features: MR-SP stage 1 ("encode once, reuse everywhere") or the baseline.
+
+Contents:
+    - ``StepVideos``: one step's videos (pixels) and, per pass role, the cached embeddings that pass uses; a role
+      without cached embeddings gets pixels, so the model's own vision tower re-encodes them in that pass.
+    - ``prepare_stage1`` / ``prepare_baseline`` and the registry ``ENCODE_MODES`` (``mrsp.encode_mode``).
+    - ``EncoderCounter``: a forward hook on vision towers counting the videos they encode (``mrsp/encoder_calls``).
+    - ``EmbeddingStore``: the protocol of an optional cross-step (disk) cache, e.g. ``lvr1kit.mrsp.cache``;
+      ``embedding_key`` is the key this module asks it for.
+
+Pass roles: ``policy`` (rollouts and old-policy log-probs, no grad), ``reference`` (reference log-probs, no grad),
+``update`` (the policy-gradient pass). Stage 1 encodes each distinct video of the step once with the policy tower
+and serves every role from it. When the vision tower is trainable, the ``update`` role gets pixels instead (its
+features must carry gradients) and the reference role gets its own tower's embeddings (encoded once per video):
+the cache then serves only the no-grad passes. The minimum of ``mrsp/encoder_calls`` is the number of distinct
+videos in the step (frozen tower, no disk cache). The baseline re-encodes the video of every completion in every
+pass, as TRL-style trainers do: ``prompts x G x passes`` encodes.
+
+Deviations from the paper:
+1. Stage 1 encodes on each rank its own prompts' videos (the public code's sharding by sample), not one video's
+   frames across GPUs; embeddings stay on the model's device for the step (the paper keeps them on CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from lvr1kit.models import encode_video
+from lvr1kit.models.preprocess import VideoInputs
+
+__all__ = [
+    "ENCODE_MODES",
+    "EmbeddingStore",
+    "EncoderCounter",
+    "StepVideos",
+    "embedding_key",
+    "prepare_baseline",
+    "prepare_stage1",
+    "vision_tower",
+]
+
+
+class EmbeddingStore(Protocol):
+    """A cache of video embeddings that outlives a step (keys from :func:`embedding_key`)."""
+
+    def get(self, key: str) -> torch.Tensor | None:
+        """The stored ``[L, N, D]`` embeddings, or ``None``."""
+        ...
+
+    def put(self, key: str, value: torch.Tensor) -> None:
+        """Store ``[L, N, D]`` embeddings."""
+        ...
+
+
+def embedding_key(video_path: str, video: VideoInputs, model_tag: str) -> str:
+    """Cache key naming the video, the frames actually used (timestamps, size) and the encoder weights' tag."""
+    frames = ",".join(f"{t:.4f}" for t in video.timestamps_s)
+    digest = hashlib.sha1(f"{frames}|{video.frame_height}x{video.frame_width}".encode()).hexdigest()[:16]
+    return f"{video_path}|{digest}|{model_tag}"
+
+
+def vision_tower(model: nn.Module) -> nn.Module:
+    """The vision tower (``model.model.visual``) of a Qwen-VL model, also under a ``peft`` wrapper."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.model.visual
+
+
+class EncoderCounter:
+    """Counts videos encoded by the hooked vision towers (one per row of ``grid_thw`` per call)."""
+
+    def __init__(self, towers: Sequence[nn.Module]) -> None:
+        self.videos = 0
+        self.calls = 0
+        self._handles = [t.register_forward_hook(self._hook, with_kwargs=True) for t in dict.fromkeys(towers)]
+
+    def _hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+        grid = kwargs.get("grid_thw", args[1] if len(args) > 1 else None)
+        self.videos += int(grid.shape[0]) if grid is not None else 1
+        self.calls += 1
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        self.videos = 0
+        self.calls = 0
+
+    def remove(self) -> None:
+        """Detach the hooks."""
+        for handle in self._handles:
+            handle.remove()
+
+
+@dataclass
+class StepVideos:
+    """A step's videos and, per pass role, the cached embeddings that role uses (absent role = pixels)."""
+
+    videos: dict[str, VideoInputs]
+    embeds: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    cache_hits: int = 0
+
+    def inputs(self, role: str, keys: Sequence[str]) -> dict[str, Any]:
+        """``video_embeds`` (cached) or ``pixel_values_videos`` (re-encoded by the pass) for videos ``keys``."""
+        if role in self.embeds:
+            return {"video_embeds": [self.embeds[role][k] for k in keys]}
+        return {"pixel_values_videos": torch.cat([self.videos[k].pixel_values_videos for k in keys])}
+
+
+def _encode_all(
+    model: PreTrainedModel, videos: dict[str, VideoInputs], store: EmbeddingStore | None, tag: str
+) -> tuple[dict[str, torch.Tensor], int]:
+    device = str(next(model.parameters()).device)
+    out, hits = {}, 0
+    for key, video in videos.items():
+        cache_key = embedding_key(key, video, tag)
+        cached = store.get(cache_key) if store is not None else None
+        if cached is not None:
+            hits += 1
+            out[key] = cached.to(device)
+            continue
+        out[key] = encode_video(model, video, storage_device=device)  # [L, N, D]
+        if store is not None:
+            store.put(cache_key, out[key].cpu())
+    return out, hits
+
+
+def prepare_stage1(
+    policy: PreTrainedModel,
+    reference: PreTrainedModel | None,
+    videos: dict[str, VideoInputs],
+    *,
+    vision_trainable: bool,
+    store: EmbeddingStore | None = None,
+    model_tag: str = "policy",
+) -> StepVideos:
+    """Encode each distinct video once and serve every pass role from it (see the module docstring).
+
+    Args:
+        policy: The policy (its tower encodes).
+        reference: A separate reference model, or ``None`` (no KL, or LoRA with adapters disabled).
+        videos: Video key -> pixels of this step's distinct videos.
+        vision_trainable: Whether the policy's vision tower is updated (then ``update`` re-encodes with grad).
+        store: Optional cross-step cache; only consulted for a frozen tower (trainable weights change each step).
+        model_tag: Names the encoder weights in cache keys.
+    """
+    usable = store if not vision_trainable else None
+    embeds, hits = _encode_all(policy, videos, usable, model_tag)
+    roles = {"policy": embeds}
+    if not vision_trainable:
+        roles |= {"update": embeds, "reference": embeds}
+    elif reference is not None:
+        roles["reference"], _ = _encode_all(reference, videos, None, "reference")
+    return StepVideos(videos, roles, hits)
+
+
+def prepare_baseline(
+    policy: PreTrainedModel,
+    reference: PreTrainedModel | None,
+    videos: dict[str, VideoInputs],
+    *,
+    vision_trainable: bool,
+    store: EmbeddingStore | None = None,
+    model_tag: str = "policy",
+) -> StepVideos:
+    """No caching: every pass gets pixels and re-encodes each completion's video (the TRL-style baseline)."""
+    return StepVideos(videos)
+
+
+ENCODE_MODES: dict[str, Callable[..., StepVideos]] = {"stage1": prepare_stage1, "baseline": prepare_baseline}
+"""``mrsp.encode_mode`` -> ``fn(policy, reference, videos, *, vision_trainable, store, model_tag) -> StepVideos``."""
