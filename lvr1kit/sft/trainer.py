@@ -134,6 +134,23 @@ class SFTTrainer(Trainer):
         inputs["use_cache"] = False
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        """Load full-model checkpoints through ``from_pretrained`` so saved key names are mapped back.
+
+        transformers 5.19 saves Qwen-VL weights under their legacy names (``visual.*``, ``model.layers.*``), but
+        ``Trainer`` reloads them with a plain ``load_state_dict``, which then misses every key. Adapter (LoRA)
+        and DeepSpeed checkpoints keep ``Trainer``'s own loading.
+        """
+        target = model if model is not None else self.model
+        full = Path(resume_from_checkpoint) / "model.safetensors"
+        if self.is_deepspeed_enabled or not full.is_file() or hasattr(target, "peft_config"):
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+            return
+        unwrapped = self.accelerator.unwrap_model(target)
+        saved = type(unwrapped).from_pretrained(resume_from_checkpoint, dtype=next(unwrapped.parameters()).dtype)
+        result = unwrapped.load_state_dict(saved.state_dict(), strict=True)
+        log.info("resumed weights from %s (%s)", resume_from_checkpoint, result)
+
 
 class RunLogCallback(TrainerCallback):
     """Trainer logs -> ``run.log`` (namespaced keys); config copied next to checkpoints. Main process only."""
