@@ -28,6 +28,8 @@ __all__ = [
     "CaptionConfig",
     "ConfigError",
     "DataGenConfig",
+    "DecodingConfig",
+    "EvalConfig",
     "FilterConfig",
     "GRPOConfig",
     "LoRAConfig",
@@ -619,11 +621,103 @@ class SFTConfig(StrictModel):
         return self
 
 
+class DecodingConfig(StrictModel):
+    """How eval answers are decoded (greedy by default; sampled for seed studies)."""
+
+    do_sample: bool = False
+    """Sample instead of greedy decoding; with several ``seeds`` each seed is one sampled run."""
+    temperature: float = Field(1.0, gt=0)
+    """Sampling temperature (ignored when greedy; the paper validates at 0.5)."""
+    top_p: float = Field(1.0, gt=0, le=1)
+    """Nucleus sampling (ignored when greedy)."""
+    max_new_tokens: int = Field(256, ge=1)
+    """Longest generated response."""
+
+
+class EvalConfig(StrictModel):
+    """Stage ``eval``: answer a benchmark with one or more checkpoints; strict/lenient scores with CIs; sweeps."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    """The base model, evaluated as ``model_name``; ``model.path`` None builds a tiny model in ``<run_dir>/model``."""
+    model_name: str | None = "untrained"
+    """Name of ``model`` in the comparison; ``None`` evaluates only ``checkpoints``."""
+    checkpoints: dict[str, str] = Field(default_factory=dict)
+    """More checkpoints to compare, name -> local folder (e.g. ``{sft: runs/x/sft/model}``); missing folders are
+    skipped with a warning so a partial pipeline still reports."""
+    tiny_model: str = "tiny"
+    """Key of ``lvr1kit.models.TINY_PRESETS`` built when ``model.path`` is null."""
+    video: VideoConfig = Field(default_factory=VideoConfig)
+    """Frame sampling (the same block SFT and GRPO use)."""
+    benchmark_file: str | None = None
+    """Benchmark file; ``None`` makes a ``data_preset`` dataset in ``<run_dir>/data`` and uses its ``eval.jsonl``."""
+    benchmark_format: Literal["longvideo-reason", "videomme"] = "longvideo-reason"
+    """Importer of ``lvr1kit.data.importers.FORMATS``: our ``eval.jsonl`` and public LongVideo-Reason rows are
+    ``longvideo-reason``; VideoMME-like rows are ``videomme``. Malformed rows are reported and skipped."""
+    videos_dir: str | None = None
+    """Folder the records' ``videos`` paths are relative to; ``None`` = the ``world`` folder next to the benchmark
+    file's ``dataset`` folder (the data stage's layout)."""
+    data_preset: str = "data/tiny"
+    """Data preset made into ``<run_dir>/data`` when ``benchmark_file`` is null."""
+    data_overrides: dict[str, Any] = Field(default_factory=dict)
+    """Dotted overrides of ``data_preset`` (e.g. ``{num_videos: 16}``), so a standalone run can stay small."""
+    limit: int | None = Field(None, ge=1)
+    """Answer only the first this many questions (``None``: all)."""
+    decoding: DecodingConfig = Field(default_factory=DecodingConfig)
+    """Greedy or sampled decoding."""
+    batch_size: int = Field(8, ge=1)
+    """Questions per ``generate`` call."""
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    """One run per seed (sampling seeds); several give mean ± spread over seeds."""
+    cache_dir: str | None = None
+    """Answer cache folder (keyed by model hash, question, frames, pixels, prompt, decoding, seed); ``None`` =
+    ``<run_dir>/answers``. A killed run continues from it."""
+    duration_edges_s: list[float] = Field(default_factory=lambda: [120.0, 600.0, 1800.0])
+    """Edges of the per-duration buckets, in seconds."""
+    bootstrap_samples: int = Field(1000, ge=10)
+    """Bootstrap resamples of every confidence interval."""
+    ci_level: float = Field(0.95, gt=0, lt=1)
+    """Level of every confidence interval."""
+    sweep_frames: list[int] = Field(default_factory=list)
+    """Frame budgets of the frame-scaling sweep (e.g. 16, 32, 64, 128, 256; 512+ on GPU); empty = no sweep."""
+    sweep_strategies: list[Literal["uniform", "fps", "per_clip"]] = Field(default_factory=list)
+    """Sampling schemes compared at each ``sweep_frames`` budget; empty = ``uniform`` only."""
+    sweep_model: str | None = None
+    """Name of the model swept (``model_name`` or a ``checkpoints`` key); ``None`` = the last one listed."""
+    progress: bool = True
+    """Show progress bars."""
+
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
+        from lvr1kit.models.tiny import TINY_PRESETS
+
+        problems = []
+        names = ([self.model_name] if self.model_name else []) + list(self.checkpoints)
+        if not names:
+            problems.append("model_name is null and checkpoints is empty; name the model or list checkpoints")
+        if self.model_name in self.checkpoints:
+            problems.append(f"checkpoints has a key {self.model_name!r} equal to model_name; rename one of them")
+        if self.model.path is None and self.model_name:
+            problems.extend(p for p in [_unknown_name("tiny_model", self.tiny_model, list(TINY_PRESETS))] if p)
+        if self.sweep_model is not None and self.sweep_model not in names:
+            problems.append(f"sweep_model={self.sweep_model!r} is not among the models {names}; pick one of them")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            problems.append(f"seeds={self.seeds} must be a non-empty list of distinct integers, e.g. [0, 1, 2]")
+        if len(self.seeds) > 1 and not self.decoding.do_sample:
+            problems.append("several seeds with greedy decoding give identical runs; set decoding.do_sample=true")
+        if any(f < 1 for f in self.sweep_frames):
+            problems.append(f"sweep_frames={self.sweep_frames} must hold positive frame budgets")
+        if any(f > self.model.max_frames for f in self.sweep_frames):
+            problems.append(f"sweep_frames exceed model.max_frames={self.model.max_frames}; raise model.max_frames")
+        _raise_if(problems)
+        return self
+
+
 STAGE_CONFIGS: dict[str, type[StrictModel]] = {
     "synth": SynthConfig,
     "data": DataGenConfig,
     "rl": RLConfig,
     "sft": SFTConfig,
+    "eval": EvalConfig,
 }
 """Stage name -> config class; the preset folder of a stage carries the same name."""
 
