@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["caption_timeline", "event_timeline", "frame_strip", "split_distribution"]
+__all__ = ["caption_timeline", "category_bars", "event_timeline", "frame_scaling", "frame_strip", "split_distribution"]
 
 
 def frame_strip(
@@ -112,5 +112,96 @@ def caption_timeline(segments: Sequence[dict[str, Any]], title: str = "", wrap: 
     )
     fig.update_layout(
         title=title, xaxis_title="time (s)", yaxis={"autorange": "reversed"}, height=60 + 28 * len(segments)
+    )
+    return fig
+
+
+def category_bars(
+    table: Any,
+    metric: str = "accuracy_lenient",
+    group_type: str = "category",
+    labels: Mapping[str, str] | None = None,
+    title: str = "",
+) -> go.Figure:
+    """Grouped bars of one metric per group (category, duration, letter) and model, with CI error bars.
+
+    Args:
+        table: Tidy eval table (``lvr1kit.eval.summary_table`` / ``table.parquet``): columns ``model``,
+            ``group_type``, ``group``, ``metric``, ``n``, ``value``, ``ci_low``, ``ci_high``.
+        metric: Which metric to show.
+        group_type: ``category``, ``duration``, ``letter`` or ``overall``.
+        labels: Display names of the groups (e.g. ``lvr1kit.eval.CATEGORY_NAMES``).
+        title: Figure title.
+    """
+    part = table[(table["group_type"] == group_type) & (table["metric"] == metric)]
+    fig = go.Figure()
+    for model in part["model"].unique():
+        rows = part[part["model"] == model]
+        baseline = str(model).startswith("baseline:")
+        fig.add_trace(
+            go.Bar(
+                x=[(labels or {}).get(g, g) for g in rows["group"]],
+                y=rows["value"],
+                name=str(model),
+                opacity=0.45 if baseline else 1.0,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": rows["ci_high"] - rows["value"],
+                    "arrayminus": rows["value"] - rows["ci_low"],
+                },
+                customdata=np.stack([rows["n"], rows["ci_low"], rows["ci_high"]], axis=-1),
+                hovertemplate="%{x}: %{y:.1%} [%{customdata[1]:.1%}, %{customdata[2]:.1%}] (n=%{customdata[0]})"
+                "<extra>" + str(model) + "</extra>",
+            )
+        )
+    fig.update_layout(
+        title=title, barmode="group", yaxis_title=metric, yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=380
+    )
+    return fig
+
+
+def frame_scaling(
+    table: Any, metric: str = "accuracy_lenient", labels: Mapping[str, str] | None = None, title: str = ""
+) -> go.Figure:
+    """Accuracy vs frame budget: one line per (sampling scheme, category), overall in bold, with CI error bars.
+
+    Args:
+        table: Tidy sweep table (``sweep.parquet``): columns ``strategy``, ``frames``, ``group_type``, ``group``,
+            ``metric``, ``value``, ``ci_low``, ``ci_high``.
+        metric: Which metric to show.
+        labels: Display names of the categories.
+        title: Figure title.
+    """
+    part = table[table["metric"] == metric].sort_values("frames")
+    dashes = ["solid", "dash", "dot", "dashdot"]
+    fig = go.Figure()
+    for i, strategy in enumerate(part["strategy"].unique()):
+        for (group_type, group), rows in part[part["strategy"] == strategy].groupby(["group_type", "group"]):
+            overall = group_type == "overall"
+            name = "overall" if overall else (labels or {}).get(group, group)
+            fig.add_trace(
+                go.Scatter(
+                    x=rows["frames"],
+                    y=rows["value"],
+                    mode="lines+markers",
+                    name=f"{name} · {strategy}",
+                    legendgroup=str(strategy),
+                    line={"dash": dashes[i % len(dashes)], "width": 4 if overall else 1.5},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": rows["ci_high"] - rows["value"],
+                        "arrayminus": rows["value"] - rows["ci_low"],
+                        "visible": overall,
+                    },
+                    hovertemplate="%{x} frames: %{y:.1%}<extra>" + f"{name} · {strategy}" + "</extra>",
+                )
+            )
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "frames per video", "type": "log", "dtick": np.log10(2)},
+        yaxis={"title": metric, "tickformat": ".0%", "range": [0, 1.05]},
+        height=420,
     )
     return fig
