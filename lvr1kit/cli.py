@@ -22,6 +22,7 @@ from lvr1kit.config import (
     load_config,
     parse_override,
 )
+from lvr1kit.data.cli import data_app
 from lvr1kit.models.cli import model_app
 from lvr1kit.video.cli import video_app
 
@@ -34,6 +35,7 @@ config_app = typer.Typer(help="Inspect presets and resolved stage configs.", no_
 pipeline_app = typer.Typer(help="Run notebook pipelines (pipelines/*.yaml) with papermill.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(data_app, name="data")
 app.add_typer(video_app, name="video")
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
