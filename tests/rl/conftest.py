@@ -57,7 +57,7 @@ def _rl_config(paths: dict[str, Path], **overrides: Any) -> RLConfig:
         "train_file": str(paths["train"]),
         "videos_dir": str(paths["videos"]),
         "grpo.reward": "test_length",
-        "grpo.max_response_tokens": 12,
+        "grpo.max_response_tokens": 8,
         "video.num_frames": 8,
         "prompts_per_step": 2,
         "micro_batch_size": 4,
