@@ -18,10 +18,36 @@ NOTEBOOKS: dict[str, tuple[str, dict, set[str]]] = {
         {"num_videos": 2},
         {"num_videos", "video_seconds_total", "frames_sampled", "sample_backends", "event_counts"},
     ),
+    "03_grpo_mrsp.ipynb": (
+        "rl/tiny",
+        {"steps": 2, "grpo.max_response_tokens": 16, "standalone_videos": 4},
+        {
+            "steps",
+            "reward_mean_first",
+            "reward_mean_last",
+            "frac_zero_std_mean",
+            "params_changed",
+            "encoder_calls_per_step",
+            "distinct_videos_per_step",
+        },
+    ),
     "01_generate_data.ipynb": (
         "data/tiny",
         {"num_videos": 16, "split.eval_videos": 3},  # videos_dir null: the notebook makes its own small world
         {"num_records", "splits", "categories", "letter_share", "failures", "seconds", "dataset_dir"},
+    ),
+    "04_evaluate.ipynb": (
+        "eval/tiny",  # makes its own 16-video dataset and a random tiny model; a 2x2 sweep keeps it short
+        {"sweep_frames": [4, 8], "sweep_strategies": ["uniform", "per_clip"]},
+        {
+            "models",
+            "accuracy_lenient",
+            "accuracy_strict",
+            "format_rate",
+            "majority_baseline",
+            "per_category",
+            "frame_scaling",
+        },
     ),
 }
 
