@@ -205,3 +205,30 @@ def frame_scaling(
         height=420,
     )
     return fig
+
+
+def metric_curves(records: Sequence[dict[str, Any]], keys: Sequence[str], title: str = "") -> go.Figure:
+    """One small line chart per metric key against ``step`` (records as in ``metrics.jsonl``)."""
+    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=list(keys))
+    for col, key in enumerate(keys, start=1):
+        points = [(r["step"], r[key]) for r in records if isinstance(r.get(key), int | float)]
+        fig.add_trace(
+            go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=key),
+            row=1,
+            col=col,
+        )
+    fig.update_layout(title=title, height=300, showlegend=False, margin={"l": 30, "r": 10, "t": 60, "b": 30})
+    return fig
+
+
+def group_table(rows: Sequence[dict[str, Any]], title: str = "") -> go.Figure:
+    """One GRPO group's completions with reward parts and advantages side by side (rows of ``rollouts.jsonl``)."""
+    columns = ["sample", "completion", "reward", "accuracy", "format", "advantage", "finish_reason"]
+    values = [[r.get(c) if not isinstance(r.get(c), float) else round(r[c], 3) for r in rows] for c in columns]
+    fig = go.Figure(
+        go.Table(
+            header={"values": columns}, cells={"values": values, "align": "left"}, columnwidth=[1, 8, 1, 1, 1, 1, 1]
+        )
+    )
+    fig.update_layout(title=title, height=120 + 40 * len(rows), margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
