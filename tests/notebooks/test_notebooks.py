@@ -31,19 +31,6 @@ NOTEBOOKS: dict[str, tuple[str, dict, set[str]]] = {
             "distinct_videos_per_step",
         },
     ),
-    "03_grpo_mrsp.ipynb": (
-        "rl/tiny",
-        {"steps": 2, "grpo.max_response_tokens": 16, "standalone_videos": 4},
-        {
-            "steps",
-            "reward_mean_first",
-            "reward_mean_last",
-            "frac_zero_std_mean",
-            "params_changed",
-            "encoder_calls_per_step",
-            "distinct_videos_per_step",
-        },
-    ),
     "01_generate_data.ipynb": (
         "data/tiny",
         {"num_videos": 16, "split.eval_videos": 3},  # videos_dir null: the notebook makes its own small world
