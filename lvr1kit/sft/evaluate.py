@@ -6,6 +6,7 @@ Contents:
     - ``score_answers``: format rate (``strict_format_ok``), accuracy (``extract_choice`` == answer letter) overall
       and per ``problem_type``, each with a 95% Wilson interval.
     - ``wilson_interval``: the interval itself.
+    - ``evaluate_held_out``: the stage's held-out questions answered by a checkpoint, written to the run dir.
 
 The parser is :mod:`lvr1kit.rewards` (the one the accuracy reward uses), never a second one.
 
@@ -15,6 +16,7 @@ Deviations from the paper:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -24,14 +26,14 @@ from typing import Any
 
 import torch
 
-from lvr1kit.config import ModelConfig, VideoConfig
+from lvr1kit.config import ModelConfig, SFTConfig, VideoConfig
 from lvr1kit.data.schema import QARecord
 from lvr1kit.models import LoadedModel, collate_prompts, encode_video, generate
 from lvr1kit.models.examples import build_question_prompt, load_video_inputs, settings_from_config
 from lvr1kit.mrsp.cache import EmbeddingCache, vision_weights_version
 from lvr1kit.rewards import extract_choice, strict_format_ok
 
-__all__ = ["Answer", "answer_questions", "score_answers", "wilson_interval"]
+__all__ = ["Answer", "answer_questions", "evaluate_held_out", "score_answers", "wilson_interval"]
 
 
 @dataclass(frozen=True)
@@ -163,3 +165,41 @@ def score_answers(answers: Sequence[Answer]) -> dict[str, Any]:
         scores[f"eval/accuracy/{category}"] = hits / len(chosen)
         scores[f"eval/accuracy/{category}_ci95"] = list(wilson_interval(hits, len(chosen)))
     return scores
+
+
+def evaluate_held_out(
+    cfg: SFTConfig,
+    run_dir: str | os.PathLike[str],
+    model_dir: str | os.PathLike[str],
+    *,
+    num_questions: int | None = None,
+    tag: str = "after",
+) -> tuple[list[Answer], dict[str, Any]]:
+    """Answer the first ``num_questions`` (default ``cfg.eval_questions``) held-out questions with a checkpoint.
+
+    Writes ``<run_dir>/eval_answers_<tag>.jsonl`` (one :class:`Answer` per line) and returns the answers and
+    :func:`score_answers` of them; with no eval file configured, returns ``([], {})``.
+    """
+    from lvr1kit.data.io import read_records
+    from lvr1kit.models import load_model
+    from lvr1kit.sft.train import build_cache, resolve_data
+
+    paths = resolve_data(cfg, run_dir)
+    count = cfg.eval_questions if num_questions is None else num_questions
+    if paths.eval_file is None or count == 0:
+        return [], {}
+    loaded = load_model(model_dir, dtype=cfg.model.dtype, device=cfg.model.device, family=cfg.model.family)
+    records = read_records(paths.eval_file)[:count]
+    answers = answer_questions(
+        loaded,
+        records,
+        paths.videos_dir,
+        cfg.video,
+        cfg.model,
+        max_new_tokens=cfg.eval_max_new_tokens,
+        batch_size=cfg.eval_batch_size,
+        cache=build_cache(cfg, run_dir),
+    )
+    out = Path(run_dir) / f"eval_answers_{tag}.jsonl"
+    out.write_text("".join(json.dumps(a.as_dict()) + "\n" for a in answers))
+    return answers, score_answers(answers)
