@@ -18,6 +18,11 @@ NOTEBOOKS: dict[str, tuple[str, dict, set[str]]] = {
         {"num_videos": 2},
         {"num_videos", "video_seconds_total", "frames_sampled", "sample_backends", "event_counts"},
     ),
+    "02_cot_sft.ipynb": (
+        "sft/tiny",  # makes its own data/tiny dataset and tiny model; 10 steps keep it short
+        {"train.max_steps": 10, "eval_questions": 2, "eval_max_new_tokens": 24},
+        {"train_loss_first", "train_loss_last", "eval_format_rate", "eval_accuracy", "checkpoint"},
+    ),
     "03_grpo_mrsp.ipynb": (
         "rl/tiny",
         {"steps": 2, "grpo.max_response_tokens": 16, "standalone_videos": 4},
