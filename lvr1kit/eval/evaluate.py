@@ -117,9 +117,9 @@ def resolve_models(cfg: EvalConfig, run_dir: str | Path) -> dict[str, Path]:
     return models
 
 
-def _group_dict(table: pd.DataFrame, model: str, group_type: str) -> dict[str, dict[str, float]]:
+def _group_dict(table: pd.DataFrame, model: str, group_type: str) -> dict[str, dict[str, Any]]:
     part = table[(table["model"] == model) & (table["group_type"] == group_type)]
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for row in part.itertuples():
         entry = out.setdefault(str(row.group), {"n": int(row.n)})
         entry |= {row.metric: row.value, f"{row.metric}_ci": [row.ci_low, row.ci_high]}

@@ -62,7 +62,7 @@ def answer_question(
         max_new_tokens=decoding.max_new_tokens,
         seed=seed,
     )
-    text = loaded.tokenizer.decode(ids[0], skip_special_tokens=True).strip()
+    text = str(loaded.tokenizer.decode(ids[0], skip_special_tokens=True)).strip()
     return extract_answer(text).text if answer_only else text
 
 

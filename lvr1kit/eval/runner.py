@@ -277,7 +277,10 @@ def answer_benchmark(
     bar = tqdm(total=len(records), initial=len(records) - len(pending), desc="answers", unit="q", disable=not progress)
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
-        rows, prompts, row_of_prompt, video_embeds = [], [], [], []
+        rows: list[dict[str, Any]] = []
+        prompts: list[Any] = []
+        row_of_prompt: list[int] = []
+        video_embeds: list[torch.Tensor] = []
         for video in {r.videos for r in batch} - set(embeds):  # encode each video once for all its questions
             first = next(r for r in batch if r.videos == video)
             try:

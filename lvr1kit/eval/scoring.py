@@ -69,7 +69,12 @@ METRICS: tuple[str, ...] = ("accuracy_lenient", "accuracy_strict", "format_rate"
 GROUP_TYPES: tuple[str, ...] = ("overall", "category", "duration", "letter")
 """Groupings of ``summary_table``: all rows, ``category``, ``duration_bucket``, gold ``letter``."""
 
-_GROUP_COLUMNS = {"overall": None, "category": "category", "duration": "duration_bucket", "letter": "gold"}
+_GROUP_COLUMNS: dict[str, str | None] = {
+    "overall": None,
+    "category": "category",
+    "duration": "duration_bucket",
+    "letter": "gold",
+}
 
 
 def duration_bucket(seconds: float | None, edges_s: Sequence[float] = (120, 600, 1800)) -> str:
@@ -272,9 +277,9 @@ def summary_table(
     frame = scored.copy()
     if frame.empty:
         return pd.DataFrame(columns=["model", "group_type", "group", "metric", "n", "value", "ci_low", "ci_high"])
-    for column, default in (("model", "model"), ("seed", 0), ("num_options", 4)):
-        if column not in frame:
-            frame[column] = default
+    for name, default in (("model", "model"), ("seed", 0), ("num_options", 4)):
+        if name not in frame:
+            frame[name] = default
     frames = [frame]
     if baselines:
         questions = frame.drop_duplicates("id")[["id", "gold", "category", "duration_bucket", "num_options"]]
