@@ -23,6 +23,11 @@ sft_app = typer.Typer(
 )
 
 
+@sft_app.callback()
+def _group() -> None:
+    """CoT-SFT commands (a callback keeps ``train`` a subcommand while it is the only one)."""
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
