@@ -26,7 +26,6 @@ def test_resume_equals_uninterrupted(rl_config: Any, tmp_path: Path) -> None:
     first = build_trainer(cfg, tmp_path / "b", runs.start(tmp_path / "b", cfg, "rl"))
     first.step()
     first.save()
-    first.step()  # progress after the checkpoint is lost with the "crash"
     del first
     folder = latest_checkpoint(tmp_path / "b")
     assert folder is not None and folder.name == "step_1"
