@@ -610,7 +610,7 @@ class SFTConfig(StrictModel):
     def _check(self) -> SFTConfig:
         from lvr1kit.models.tiny import TINY_PRESETS
 
-        problems = []
+        problems: list[str] = []
         if self.init_from is None and self.model.path is None:
             problems.extend(p for p in [_unknown_name("tiny_model", self.tiny_model, list(TINY_PRESETS))] if p)
         if self.lora.rank and not self.model.freeze_vision:

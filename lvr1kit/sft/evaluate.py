@@ -184,6 +184,7 @@ def evaluate_held_out(
     from lvr1kit.models import load_model
     from lvr1kit.sft.train import build_cache, resolve_data
 
+    run_dir, model_dir = Path(run_dir), Path(model_dir)
     paths = resolve_data(cfg, run_dir)
     count = cfg.eval_questions if num_questions is None else num_questions
     if paths.eval_file is None or count == 0:

@@ -79,7 +79,12 @@ def prepare_model(model: PreTrainedModel, *, freeze_vision: bool, lora: LoRAConf
         raise ImportError("lora.rank > 0 needs peft: pip install 'peft>=0.21' (or set lora.rank=0)") from err
     # Module names alone would also match the vision tower's MLP; the regex keeps adapters on the LM.
     pattern = r".*language_model.*\.(" + "|".join(lora.target_modules) + r")$"
-    peft_cfg = PeftLoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=pattern)
+    peft_cfg = PeftLoraConfig(
+        r=lora.rank,
+        lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft annotates int; a float alpha works
+        lora_dropout=lora.dropout,
+        target_modules=pattern,
+    )
     wrapped = get_peft_model(model, peft_cfg)
     if not freeze_vision:  # peft freezes everything but the adapters; keep the tower's setting
         model.model.visual.requires_grad_(True)
@@ -89,7 +94,7 @@ def prepare_model(model: PreTrainedModel, *, freeze_vision: bool, lora: LoRAConf
 def merge_lora(model: torch.nn.Module) -> PreTrainedModel:
     """Fold LoRA adapters into the base weights (a model without adapters is returned as it is)."""
     if hasattr(model, "merge_and_unload"):
-        return model.merge_and_unload()  # type: ignore[no-any-return]
+        return model.merge_and_unload()  # type: ignore[operator, no-any-return]
     return model  # type: ignore[return-value]
 
 
@@ -177,7 +182,7 @@ class RunLogCallback(TrainerCallback):
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if not state.is_world_process_zero or self.run is None:
             return
-        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        checkpoint = Path(str(args.output_dir)) / f"checkpoint-{state.global_step}"
         if checkpoint.is_dir() and self.run.config_path.is_file():
             shutil.copy2(self.run.config_path, checkpoint / "lvr1_config.yaml")
 
