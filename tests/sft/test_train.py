@@ -98,3 +98,18 @@ def test_lora_run_saves_merges_and_loads(sft_cfg: SFTConfig, tiny_model_dir: Pat
     original = load_model(tiny_model_dir).model.state_dict()
     key = next(k for k in original if "language_model.layers.0.self_attn.q_proj.weight" in k)
     assert not torch.allclose(merged.state_dict()[key], original[key])  # the adapters changed the weights
+
+
+def test_trainable_tower_trains_on_pixels(sft_cfg: SFTConfig, tiny_model_dir: Path, tmp_path: Path) -> None:
+    cfg = sft_cfg.model_copy(
+        update={
+            "model": sft_cfg.model.model_copy(update={"freeze_vision": False}),
+            "train": sft_cfg.train.model_copy(update={"max_steps": 2}),
+        }
+    )
+    assert not cfg.uses_cached_embeddings
+    result = train_sft(cfg, tmp_path / "run")
+    assert result.cache_stats == {} and not (tmp_path / "run" / "embed_cache").exists()
+    assert vision_weights_version(load_model(result.model_dir).model) != vision_weights_version(
+        load_model(tiny_model_dir).model
+    )
