@@ -23,7 +23,10 @@ from lvr1kit.config import (
     parse_override,
 )
 from lvr1kit.data.cli import data_app
+from lvr1kit.eval.cli import eval_app
 from lvr1kit.models.cli import model_app
+from lvr1kit.rl.cli import rl_app
+from lvr1kit.sft.cli import sft_app
 from lvr1kit.video.cli import video_app
 
 app = typer.Typer(
@@ -36,6 +39,9 @@ pipeline_app = typer.Typer(help="Run notebook pipelines (pipelines/*.yaml) with 
 app.add_typer(config_app, name="config")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(data_app, name="data")
+app.add_typer(sft_app, name="sft")
+app.add_typer(rl_app, name="rl")
+app.add_typer(eval_app, name="eval")
 app.add_typer(video_app, name="video")
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")

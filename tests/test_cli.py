@@ -20,7 +20,7 @@ def test_help_lists_stage_commands() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "lvr1kit.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for command in ("config", "pipeline", "synth", "video", "bench"):
+    for command in ("config", "pipeline", "synth", "video", "bench", "model", "data", "sft", "rl", "eval"):
         assert command in out, out
 
 
