@@ -1,0 +1,1 @@
+"""Gradio apps of the workbench (``review_app``: Review, Rollouts and Eval tabs)."""
