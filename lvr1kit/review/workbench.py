@@ -492,7 +492,7 @@ class Workbench:
             if "id" not in scored:
                 continue
             for _, row in scored[scored["id"].astype(str) == question_id].iterrows():
-                verdict = "correct" if row.get("lenient") in (1, True) else "wrong"
+                verdict = "correct" if row.get("lenient") in (1, True) else "incorrect"
                 head = (
                     f"{html.escape(run)} · {html.escape(str(row.get('model')))} · seed {row.get('seed')} · "
                     f"parsed {html.escape(str(row.get('parsed')))} · gold {html.escape(str(row.get('gold')))} · "
