@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 STAMP := .venv/.installed
-# Debian packages the tests need, installed when missing (PyAV and decord bundle their own FFmpeg).
-SYSTEM_PACKAGES ?=
+# Debian packages the tests need, installed when missing: chromium for the browser tests (PyAV and decord bundle
+# their own FFmpeg, so no ffmpeg).
+SYSTEM_PACKAGES ?= chromium
 
 .PHONY: setup system-deps demo test lint fmt nbtest lab app clean
 
@@ -42,7 +43,7 @@ lab: setup
 	.venv/bin/jupyter lab --ip 127.0.0.1 --no-browser
 
 app: setup
-	@echo "The review app is not built yet (issue 9: Gradio workbench app)." >&2; exit 2
+	$(PY) -m lvr1kit.cli app --data runs/demo --runs runs/demo --port 7860
 
 clean:
 	rm -rf .venv runs .pytest_cache .ruff_cache

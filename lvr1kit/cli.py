@@ -25,6 +25,7 @@ from lvr1kit.config import (
 from lvr1kit.data.cli import data_app
 from lvr1kit.eval.cli import eval_app
 from lvr1kit.models.cli import model_app
+from lvr1kit.review.cli import app_command
 from lvr1kit.rl.cli import rl_app
 from lvr1kit.sft.cli import sft_app
 from lvr1kit.video.cli import video_app
@@ -45,6 +46,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(video_app, name="video")
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
+app.command("app")(app_command)
 
 
 @app.callback()

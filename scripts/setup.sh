@@ -9,5 +9,5 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev,serving]"
+.venv/bin/python -m pip install -q -e ".[dev,serving,app]"
 .venv/bin/python -c 'import torch, transformers, decord, av; print("installed torch", torch.__version__, "transformers", transformers.__version__)'
