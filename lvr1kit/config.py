@@ -164,6 +164,12 @@ class MRSPConfig(StrictModel):
     """Stage 2: ranks in a sequence-parallel group; 1 turns sequence parallelism off."""
     encode_chunk_frames: int = Field(64, ge=2)
     """Frames encoded per vision-tower call, bounding activation memory (the paper's code uses 64)."""
+    sp_layout: Literal["paper", "even"] = "paper"
+    """Stage 2 slice layout (``lvr1kit.mrsp.slicing.LAYOUTS``): ``paper`` (first rank leading text, last rank trailing
+    text + response, video split equally) or ``even`` (every rank the same number of tokens)."""
+    cache_dir: str | None = None
+    """Folder of a disk cache of video embeddings (``lvr1kit.mrsp.cache.EmbeddingCache``) reused across steps and
+    epochs; ``None`` keeps embeddings for one step only. Bypassed while the vision tower is trainable."""
 
     @model_validator(mode="after")
     def _check(self) -> MRSPConfig:
