@@ -5,8 +5,12 @@ Contents:
       without cached embeddings gets pixels, so the model's own vision tower re-encodes them in that pass.
     - ``prepare_stage1`` / ``prepare_baseline`` and the registry ``ENCODE_MODES`` (``mrsp.encode_mode``).
     - ``EncoderCounter``: a forward hook on vision towers counting the videos they encode (``mrsp/encoder_calls``).
-    - ``EmbeddingStore``: the protocol of an optional cross-step (disk) cache, e.g. ``lvr1kit.mrsp.cache``;
-      ``embedding_key`` is the key this module asks it for.
+    - ``EmbeddingStore``: the protocol of an optional cross-step (disk) cache; a store that has a ``key`` method
+      names its own entries, otherwise ``embedding_key`` is the key this module asks it for.
+    - ``DiskEmbeddingStore``: that protocol over :class:`lvr1kit.mrsp.cache.EmbeddingCache` (``mrsp.cache_dir``),
+      keyed by video content, sampling config, preprocessing settings and the vision weights version.
+    - ``Encoder``: ``fn(model, video) -> [L, N, D]``; the default is :func:`lvr1kit.models.encode_video`, the
+      trainer passes a frame-sharded one (``lvr1kit.mrsp.sp_encode_video``) under sequence parallelism.
 
 Pass roles: ``policy`` (rollouts and old-policy log-probs, no grad), ``reference`` (reference log-probs, no grad),
 ``update`` (the policy-gradient pass). Stage 1 encodes each distinct video of the step once with the policy tower
@@ -23,8 +27,9 @@ Deviations from the paper:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,7 +42,9 @@ from lvr1kit.models.preprocess import VideoInputs
 
 __all__ = [
     "ENCODE_MODES",
+    "DiskEmbeddingStore",
     "EmbeddingStore",
+    "Encoder",
     "EncoderCounter",
     "StepVideos",
     "embedding_key",
@@ -57,6 +64,33 @@ class EmbeddingStore(Protocol):
     def put(self, key: str, value: torch.Tensor) -> None:
         """Store ``[L, N, D]`` embeddings."""
         ...
+
+
+class DiskEmbeddingStore:
+    """:class:`EmbeddingStore` over a disk :class:`lvr1kit.mrsp.cache.EmbeddingCache` (``mrsp.cache_dir``).
+
+    Keys cover the video file's content, ``video_cfg``, the preprocessing ``settings`` and the ``model_tag`` the
+    trainer passes (its vision weights version), so entries of another tower or sampling are never served.
+    """
+
+    def __init__(self, cache: Any, video_cfg: Any, settings: Any) -> None:
+        self.cache, self.video_cfg, self.settings = cache, video_cfg, settings
+
+    def key(self, video_path: str, video: VideoInputs, model_tag: str) -> str:
+        """The cache entry name of ``video_path`` under this store's sampling/preprocessing and ``model_tag``."""
+        return str(self.cache.key(video_path, self.video_cfg, self.settings, model_tag))
+
+    def get(self, key: str) -> torch.Tensor | None:
+        """The stored ``[L, N, D]`` embeddings, or ``None``."""
+        return self.cache.get(key)  # type: ignore[no-any-return]
+
+    def put(self, key: str, value: torch.Tensor) -> None:
+        """Store ``[L, N, D]`` embeddings."""
+        self.cache.put(key, value)
+
+
+Encoder = Callable[[PreTrainedModel, VideoInputs], torch.Tensor]
+"""``fn(model, video) -> [L, N, D]`` embeddings of one video on the model's device."""
 
 
 def embedding_key(video_path: str, video: VideoInputs, model_tag: str) -> str:
@@ -85,6 +119,13 @@ class EncoderCounter:
         self.videos += int(grid.shape[0]) if grid is not None else 1
         self.calls += 1
 
+    @contextlib.contextmanager
+    def one_video(self) -> Iterator[None]:
+        """Count the tower calls made inside as one video (a chunked or frame-sharded encode of one video)."""
+        videos, calls = self.videos, self.calls
+        yield
+        self.videos, self.calls = videos + 1, calls + 1
+
     def reset(self) -> None:
         """Start counting from zero."""
         self.videos = 0
@@ -111,19 +152,31 @@ class StepVideos:
         return {"pixel_values_videos": torch.cat([self.videos[k].pixel_values_videos for k in keys])}
 
 
+def _default_encoder(model: PreTrainedModel, video: VideoInputs) -> torch.Tensor:
+    return encode_video(model, video, storage_device=str(next(model.parameters()).device))
+
+
 def _encode_all(
-    model: PreTrainedModel, videos: dict[str, VideoInputs], store: EmbeddingStore | None, tag: str
+    model: PreTrainedModel,
+    videos: dict[str, VideoInputs],
+    store: EmbeddingStore | None,
+    tag: str,
+    encoder: Encoder | None = None,
 ) -> tuple[dict[str, torch.Tensor], int]:
     device = str(next(model.parameters()).device)
+    encoder = encoder or _default_encoder
     out, hits = {}, 0
     for key, video in videos.items():
-        cache_key = embedding_key(key, video, tag)
-        cached = store.get(cache_key) if store is not None else None
+        cached = None
+        if store is not None:
+            namer = getattr(store, "key", None)
+            cache_key = namer(key, video, tag) if namer is not None else embedding_key(key, video, tag)
+            cached = store.get(cache_key)
         if cached is not None:
             hits += 1
             out[key] = cached.to(device)
             continue
-        out[key] = encode_video(model, video, storage_device=device)  # [L, N, D]
+        out[key] = encoder(model, video).to(device)  # [L, N, D]
         if store is not None:
             store.put(cache_key, out[key].cpu())
     return out, hits
@@ -137,6 +190,7 @@ def prepare_stage1(
     vision_trainable: bool,
     store: EmbeddingStore | None = None,
     model_tag: str = "policy",
+    encoder: Encoder | None = None,
 ) -> StepVideos:
     """Encode each distinct video once and serve every pass role from it (see the module docstring).
 
@@ -147,14 +201,15 @@ def prepare_stage1(
         vision_trainable: Whether the policy's vision tower is updated (then ``update`` re-encodes with grad).
         store: Optional cross-step cache; only consulted for a frozen tower (trainable weights change each step).
         model_tag: Names the encoder weights in cache keys.
+        encoder: Encodes one video (default :func:`lvr1kit.models.encode_video`).
     """
     usable = store if not vision_trainable else None
-    embeds, hits = _encode_all(policy, videos, usable, model_tag)
+    embeds, hits = _encode_all(policy, videos, usable, model_tag, encoder)
     roles = {"policy": embeds}
     if not vision_trainable:
         roles |= {"update": embeds, "reference": embeds}
     elif reference is not None:
-        roles["reference"], _ = _encode_all(reference, videos, None, "reference")
+        roles["reference"], _ = _encode_all(reference, videos, None, "reference", encoder)
     return StepVideos(videos, roles, hits)
 
 
@@ -166,10 +221,11 @@ def prepare_baseline(
     vision_trainable: bool,
     store: EmbeddingStore | None = None,
     model_tag: str = "policy",
+    encoder: Encoder | None = None,
 ) -> StepVideos:
     """No caching: every pass gets pixels and re-encodes each completion's video (the TRL-style baseline)."""
     return StepVideos(videos)
 
 
 ENCODE_MODES: dict[str, Callable[..., StepVideos]] = {"stage1": prepare_stage1, "baseline": prepare_baseline}
-"""``mrsp.encode_mode`` -> ``fn(policy, reference, videos, *, vision_trainable, store, model_tag) -> StepVideos``."""
+"""``mrsp.encode_mode`` -> ``fn(policy, reference, videos, *, vision_trainable, store, model_tag, encoder)``."""

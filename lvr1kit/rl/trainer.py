@@ -17,7 +17,12 @@ Metrics (``metrics.jsonl``) use the namespaces ``reward/``, ``loss/``, ``rollout
 
 Deviations from the paper:
 1. DAPO filtering drops filtered groups from the loss but does not resample to refill the batch.
-2. Sequence parallelism (``mrsp.sp_size > 1``) is not wired yet: ``_logprobs`` is where it plugs in.
+2. With ``mrsp.sp_size = k > 1`` (MR-SP stage 2) the world is cut into SP groups of k consecutive ranks; the ranks
+   of a group hold the same prompts (data parallel across groups). Videos are frame-sharded (each rank encodes 1/k
+   of the temporal patches, all-gathered for the rollouts); rollouts are split by prompt over the group's ranks
+   and all-gathered (the paper hands them to vLLM); every log-prob pass is ``sp_compute_logprobs``; after
+   ``loss.backward()`` gradients are summed over the SP group, then over the data-parallel group. The vision tower
+   must be frozen under SP (its gradient would need a frame-sharded backward).
 3. Updates use ``updates_per_batch`` mini-batches of one PPO epoch (the paper's example also uses 1 epoch).
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
 import random
 import time
 from collections import OrderedDict, defaultdict
@@ -42,6 +48,10 @@ from lvr1kit.data.schema import QARecord
 from lvr1kit.models import LoadedModel, compute_logprobs
 from lvr1kit.models.examples import build_question_prompt, load_video_inputs, settings_from_config
 from lvr1kit.models.preprocess import VideoInputs
+from lvr1kit.mrsp.cache import EmbeddingCache, vision_weights_version
+from lvr1kit.mrsp.dist import SPGroup, init_sp_group, sync_sp_gradients
+from lvr1kit.mrsp.encode import sp_encode_video
+from lvr1kit.mrsp.sp import enable_ulysses, sp_compute_logprobs, validate_sp
 from lvr1kit.rewards import compute_rewards, summarize_rewards
 from lvr1kit.rl.advantages import grpo_advantages
 from lvr1kit.rl.batch import (
@@ -53,7 +63,15 @@ from lvr1kit.rl.batch import (
     plan_micro_batches,
 )
 from lvr1kit.rl.checkpoint import TrainerState, latest_checkpoint, load_checkpoint, save_checkpoint
-from lvr1kit.rl.encoding import ENCODE_MODES, EmbeddingStore, EncoderCounter, StepVideos, vision_tower
+from lvr1kit.rl.encoding import (
+    ENCODE_MODES,
+    DiskEmbeddingStore,
+    EmbeddingStore,
+    Encoder,
+    EncoderCounter,
+    StepVideos,
+    vision_tower,
+)
 from lvr1kit.rl.filtering import GROUP_FILTERS, overlong_mask, soft_overlong_penalty
 from lvr1kit.rl.losses import grpo_loss
 from lvr1kit.rl.rollout import ROLLOUT_ENGINES, RolloutRequest, SamplingSettings
@@ -73,6 +91,42 @@ def apply_lora(model: nn.Module, lora: LoRAConfig) -> nn.Module:
     pattern = rf".*language_model.*\.({'|'.join(lora.target_modules)})"
     config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=pattern)
     return get_peft_model(model, config)  # type: ignore[arg-type]
+
+
+def _check_sp(cfg: RLConfig, loaded: LoadedModel) -> None:
+    """Raise one error naming every problem of ``mrsp.sp_size`` with this model and launch (before any work)."""
+    k = cfg.mrsp.sp_size
+    if k == 1:
+        return
+    frames = cfg.video.num_frames if cfg.video.strategy == "uniform" else None
+    problems = []
+    try:
+        validate_sp(loaded.model.config, k, frames, micro_batch_size=cfg.micro_batch_size)
+    except ValueError as err:
+        problems.append(str(err))
+    if not cfg.model.freeze_vision:
+        problems.append(f"mrsp.sp_size={k} needs a frozen vision tower; set model.freeze_vision=true or mrsp.sp_size=1")
+    world = dist.get_world_size() if dist.is_initialized() else int(os.environ.get("WORLD_SIZE", "1"))
+    if world % k:
+        problems.append(
+            f"mrsp.sp_size={k} must divide the number of processes ({world}); launch with torchrun "
+            f"--nproc-per-node {k} (or a multiple), or set mrsp.sp_size=1"
+        )
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
+def _data_parallel_group(rank: int, world: int, sp_size: int) -> Any:
+    """The group of ranks holding the same position in their SP groups (``None``: the world, or no collective)."""
+    if sp_size == 1 or world == sp_size:
+        return None
+    group = None
+    for j in range(sp_size):  # every rank creates every group, in the same order
+        ranks = list(range(j, world, sp_size))
+        new = dist.new_group(ranks)
+        if rank in ranks:
+            group = new
+    return group
 
 
 class _Timer:
@@ -101,23 +155,28 @@ class GRPOTrainer:
         run: Run | None = None,
         embedding_cache: EmbeddingStore | None = None,
     ) -> None:
-        if cfg.mrsp.sp_size > 1:
-            raise NotImplementedError(
-                f"mrsp.sp_size={cfg.mrsp.sp_size}: sequence parallelism (lvr1kit.mrsp.sp) is not wired into the "
-                "trainer yet (GRPOTrainer._logprobs is the call site); set mrsp.sp_size=1"
-            )
-        self.cfg, self.run, self.records, self.store = cfg, run, list(records), embedding_cache
+        _check_sp(cfg, loaded)  # before any work: heads, frames, frozen tower, world size
+        self.cfg, self.run, self.records = cfg, run, list(records)
         self.videos_dir = Path(videos_dir)
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world_size = dist.get_world_size() if dist.is_initialized() else 1
-        if cfg.prompts_per_step % self.world_size:
-            raise ValueError(f"prompts_per_step={cfg.prompts_per_step} must be divisible by {self.world_size} ranks")
+        k = cfg.mrsp.sp_size
+        self.sp = init_sp_group(k) if k > 1 else SPGroup(rank=0, size=1)
+        self.dp_rank, self.dp_size = self.rank // k, self.world_size // k
+        self.dp_group = _data_parallel_group(self.rank, self.world_size, k)
+        if cfg.prompts_per_step % self.dp_size:
+            raise ValueError(
+                f"prompts_per_step={cfg.prompts_per_step} must be divisible by {self.dp_size} data-parallel groups "
+                f"({self.world_size} ranks / mrsp.sp_size={k})"
+            )
         if not self.records:
             raise ValueError("no training records; check train_file")
         torch.manual_seed(cfg.seed)
         self.tokenizer = loaded.tokenizer
         self.settings = settings_from_config(cfg.model, loaded.family)
         policy = loaded.model
+        if k > 1:
+            enable_ulysses(policy)  # generate and single-process passes still work; SP passes need it
         vision_tower(policy).requires_grad_(not cfg.model.freeze_vision)
         self.vision_trainable = not cfg.model.freeze_vision
         self.reference: nn.Module | None = None
@@ -142,6 +201,11 @@ class GRPOTrainer:
         )
         towers = [vision_tower(self.model)] + ([vision_tower(self.reference)] if self.reference is not None else [])
         self.counter = EncoderCounter(towers)
+        self.store = embedding_cache
+        if self.store is None and cfg.mrsp.cache_dir:
+            self.store = DiskEmbeddingStore(EmbeddingCache(cfg.mrsp.cache_dir), cfg.video, self.settings)
+        # the tag is the vision weights version, so a cache written by another (or since trained) tower never serves
+        self.model_tag = vision_weights_version(self.model) if self.store is not None else "policy"
         self.state = TrainerState(step=0, cursor=0, world_size=self.world_size)
         self._pixels: OrderedDict[str, VideoInputs] = OrderedDict()
 
@@ -160,9 +224,9 @@ class GRPOTrainer:
         return self._pixels[key]
 
     def _next_items(self) -> list[PromptItem]:
-        per_rank = self.cfg.prompts_per_step // self.world_size
+        per_rank = self.cfg.prompts_per_step // self.dp_size  # the ranks of one SP group share their prompts
         items = []
-        for index in range(self.rank * per_rank, (self.rank + 1) * per_rank):
+        for index in range(self.dp_rank * per_rank, (self.dp_rank + 1) * per_rank):
             record = self._record_at(self.state.cursor + index)
             key = str(self.videos_dir / record.videos)
             video = self._video(key)
@@ -185,7 +249,23 @@ class GRPOTrainer:
                 yield self.model
 
     def _logprobs(self, model: nn.Module, mb: MicroBatch, videos: StepVideos, role: str) -> torch.Tensor:
-        """The one log-prob call site (old, reference and update passes); MR-SP stage 2 plugs in here."""
+        """The one log-prob call site (old, reference and update passes); sequence-parallel when sp_size > 1."""
+        if self.sp.size > 1:
+            inputs = videos.inputs(role, mb.video_keys)
+            embeds = inputs.get("video_embeds")
+            if embeds is None:  # baseline: this pass re-encodes each completion's video, frame-sharded
+                embeds = [self._encoder(model, videos.videos[key]) for key in mb.video_keys]
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            return sp_compute_logprobs(
+                base,  # type: ignore[arg-type]
+                mb.batch,
+                mb.response_ids,
+                mb.response_mask,
+                video_embeds=embeds,
+                sp_group=self.sp,
+                temperature=self.cfg.temperature,
+                layout=self.cfg.mrsp.sp_layout,
+            )
         return compute_logprobs(
             model,  # type: ignore[arg-type]
             mb.batch,
@@ -211,17 +291,41 @@ class GRPOTrainer:
             out[rows, : mb.width] = self._logprobs(model, mb, videos, role).float().cpu()
         return out
 
+    def _encoder(self, model: nn.Module, video: VideoInputs) -> torch.Tensor:
+        """Frame-sharded encode of one video over the SP group (counted as one video)."""
+        device = str(next(model.parameters()).device)
+        with self.counter.one_video():
+            return sp_encode_video(
+                model,  # type: ignore[arg-type]
+                video,
+                self.sp,
+                encode_chunk_frames=self.cfg.mrsp.encode_chunk_frames,
+                storage_device=device,
+            )
+
     def _all_sum(self, values: torch.Tensor) -> torch.Tensor:
-        if self.world_size > 1:
-            dist.all_reduce(values)
+        """Sum over the data-parallel group (the ranks of one SP group hold the same samples)."""
+        if self.dp_size > 1:
+            dist.all_reduce(values, group=self.dp_group)
         return values
 
     def _gather(self, obj: Any) -> list[Any]:
+        """Every SP group's ``obj`` (from the group's first rank), in data-parallel order."""
         if self.world_size == 1:
             return [obj]
         out: list[Any] = [None] * self.world_size
         dist.all_gather_object(out, obj)
-        return out
+        return out[:: self.sp.size]
+
+    def _generate(self, requests: list[RolloutRequest], sampling: SamplingSettings) -> list[Any]:
+        """Rollout groups in request order; under SP each rank of the group samples every k-th prompt."""
+        k = self.sp.size
+        if k == 1:
+            return self.engine.generate(requests, sampling)
+        mine = self.engine.generate(requests[self.sp.rank :: k], sampling)
+        parts: list[Any] = [None] * k
+        dist.all_gather_object(parts, mine, group=self.sp.group)
+        return [parts[i % k][i // k] for i in range(len(requests))]
 
     def _update(
         self,
@@ -270,7 +374,9 @@ class GRPOTrainer:
             for p in self.params:  # sum the ranks' weighted gradients: together they are the global mean
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
-                self._all_sum(p.grad)
+            sync_sp_gradients(self.params, self.sp)  # each rank holds its sequence shard's share: sum over SP
+            for p in self.params:
+                self._all_sum(p.grad)  # type: ignore[arg-type]
             max_norm = self.cfg.optim.max_grad_norm or float("inf")
             sums["optim/grad_norm"] += float(torch.nn.utils.clip_grad_norm_(self.params, max_norm)) / len(plan)
             self.optimizer.step()
@@ -289,8 +395,15 @@ class GRPOTrainer:
         with timer("encode"):
             distinct = {it.video_key: it.video for it in items}
             prepare = ENCODE_MODES[cfg.mrsp.encode_mode]
+            encoder: Encoder | None = self._encoder if self.sp.size > 1 else None
             videos = prepare(
-                self.model, self.reference, distinct, vision_trainable=self.vision_trainable, store=self.store
+                self.model,
+                self.reference,
+                distinct,
+                vision_trainable=self.vision_trainable,
+                store=self.store,
+                model_tag=self.model_tag,
+                encoder=encoder,
             )
         with timer("rollout"):
             self.engine.wake()
@@ -299,7 +412,7 @@ class GRPOTrainer:
                 RolloutRequest(it.prompt, self._seed(it.index), **self._rollout_video(videos, it)) for it in items
             ]
             sampling = SamplingSettings(g.num_generations, g.max_response_tokens, cfg.temperature, cfg.top_p)
-            comps = flatten_groups(self.engine.generate(requests, sampling), self.pad_id)
+            comps = flatten_groups(self._generate(requests, sampling), self.pad_id)
             self.engine.sleep()
         with timer("reward"):
             texts = self.tokenizer.batch_decode(comps.response_ids, skip_special_tokens=True)
