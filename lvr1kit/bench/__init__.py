@@ -1,9 +1,10 @@
 """Benchmarks of the workbench; ``bench_app`` is the ``lvr1 bench ...`` Typer app.
 
 Contents:
-    * ``bench_app`` with commands ``video`` (long-video frame sampling, ``lvr1kit.bench.video``) and ``model``
-      (vision encode / prefill / generate cost per frame count, ``lvr1kit.bench.model``); heavy imports are
-      deferred so ``lvr1 --help`` stays fast.
+    * ``bench_app`` with commands ``video`` (long-video frame sampling, ``lvr1kit.bench.video``), ``model``
+      (vision encode / prefill / generate cost per frame count, ``lvr1kit.bench.model``) and ``mrsp`` (one GRPO
+      step: baseline vs MR-SP stage 1 vs stage 1 + 2, and per-rank prefill memory, ``lvr1kit.bench.mrsp``);
+      heavy imports are deferred so ``lvr1 --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -96,4 +97,50 @@ def model_command(
     out.write_text(json.dumps(report, indent=2) + "\n")
     for row in report["results"]:
         typer.echo(json.dumps(row))
+    typer.echo(f"wrote {out}", err=True)
+
+
+@bench_app.command("mrsp")
+def mrsp_command(
+    out: Annotated[Path, typer.Option(help="JSON file to write the results to.")],
+    model: Annotated[str, typer.Option(help="tiny, bench (random-init, built here) or a checkpoint folder.")] = "bench",
+    frames: Annotated[str, typer.Option(help="Comma-separated frame counts.")] = "128,256,512,1024,2048",
+    generations: Annotated[int, typer.Option(help="G, completions per prompt.")] = 8,
+    prompts: Annotated[int, typer.Option(help="Prompts per step (one video each).")] = 2,
+    response_tokens: Annotated[int, typer.Option(help="Maximum response tokens.")] = 16,
+    sp: Annotated[int, typer.Option(help="Ranks of the stage1+sp rows (torchrun subprocess); 1 skips them.")] = 2,
+    frame_size: Annotated[int, typer.Option(help="Square frame side in pixels.")] = 56,
+    mem_budget_mb: Annotated[float | None, typer.Option(help="Per-rank prefill memory budget in MB.")] = None,
+    ladder: Annotated[str | None, typer.Option(help="Frame counts of the prefill-memory ladder.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of model, frames and rollouts.")] = 0,
+    warmup: Annotated[bool, typer.Option(help="One untimed step per process first.")] = True,
+) -> None:
+    """One GRPO step per frame count: baseline, MR-SP stage 1, stage 1 + SP on K ranks; prefill memory per rank."""
+    from lvr1kit.bench.mrsp import run_mrsp_bench
+
+    try:
+        frame_counts, ladder_counts = _ints(frames), _ints(ladder) if ladder else None
+    except ValueError:
+        raise typer.BadParameter(f"--frames {frames!r} must be comma-separated integers, e.g. 128,512") from None
+    if not frame_counts or min(frame_counts) < 2:
+        raise typer.BadParameter(f"--frames {frames!r} needs at least one count >= 2")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    report = run_mrsp_bench(
+        frame_counts,
+        model=model,
+        generations=generations,
+        prompts=prompts,
+        response_tokens=response_tokens,
+        sp=sp,
+        frame_size=frame_size,
+        mem_budget_mb=mem_budget_mb,
+        ladder=ladder_counts,
+        seed=seed,
+        warmup=warmup,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    for row in report["results"]:
+        typer.echo(json.dumps(row))
+    typer.echo(json.dumps(report["memory"]))
     typer.echo(f"wrote {out}", err=True)

@@ -4,7 +4,8 @@ Contents:
     - ``StepVideos``: one step's videos (pixels) and, per pass role, the cached embeddings that pass uses; a role
       without cached embeddings gets pixels, so the model's own vision tower re-encodes them in that pass.
     - ``prepare_stage1`` / ``prepare_baseline`` and the registry ``ENCODE_MODES`` (``mrsp.encode_mode``).
-    - ``EncoderCounter``: a forward hook on vision towers counting the videos they encode (``mrsp/encoder_calls``).
+    - ``EncoderCounter``: forward hooks on vision towers counting the videos they encode (``mrsp/encoder_calls``)
+      and the seconds spent in them (``perf/vision_tower_s``).
     - ``EmbeddingStore``: the protocol of an optional cross-step (disk) cache; a store that has a ``key`` method
       names its own entries, otherwise ``embedding_key`` is the key this module asks it for.
     - ``DiskEmbeddingStore``: that protocol over :class:`lvr1kit.mrsp.cache.EmbeddingCache` (``mrsp.cache_dir``),
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -107,17 +109,26 @@ def vision_tower(model: nn.Module) -> nn.Module:
 
 
 class EncoderCounter:
-    """Counts videos encoded by the hooked vision towers (one per row of ``grid_thw`` per call)."""
+    """Counts videos encoded by the hooked vision towers (one per row of ``grid_thw`` per call) and their seconds."""
 
     def __init__(self, towers: Sequence[nn.Module]) -> None:
         self.videos = 0
         self.calls = 0
-        self._handles = [t.register_forward_hook(self._hook, with_kwargs=True) for t in dict.fromkeys(towers)]
+        self.seconds = 0.0
+        self._start = 0.0
+        self._handles = []
+        for tower in dict.fromkeys(towers):
+            self._handles.append(tower.register_forward_pre_hook(self._pre_hook))
+            self._handles.append(tower.register_forward_hook(self._hook, with_kwargs=True))
+
+    def _pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        self._start = time.perf_counter()
 
     def _hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
         grid = kwargs.get("grid_thw", args[1] if len(args) > 1 else None)
         self.videos += int(grid.shape[0]) if grid is not None else 1
         self.calls += 1
+        self.seconds += time.perf_counter() - self._start
 
     @contextlib.contextmanager
     def one_video(self) -> Iterator[None]:
@@ -130,6 +141,7 @@ class EncoderCounter:
         """Start counting from zero."""
         self.videos = 0
         self.calls = 0
+        self.seconds = 0.0
 
     def remove(self) -> None:
         """Detach the hooks."""

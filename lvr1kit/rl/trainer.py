@@ -480,6 +480,7 @@ class GRPOTrainer:
             "tokens": int(comps.response_mask.sum()),
             "videos": sorted({it.video_key for it in items}),
             "encoder_calls": self.counter.videos,
+            "encoder_s": self.counter.seconds,
             "cache_hits": videos.cache_hits,
             "seconds": seconds,
         }
@@ -507,6 +508,7 @@ class GRPOTrainer:
         }
         for phase in ("data", "encode", "rollout", "reward", "old_logprob", "ref_logprob", "update", "step"):
             metrics[f"perf/{phase}_s"] = max(p["seconds"].get(phase, 0.0) for p in parts)
+        metrics["perf/vision_tower_s"] = max(p["encoder_s"] for p in parts)  # inside every pass, not only encode
         metrics["perf/samples_per_s"] = len(merged["rewards"]) / max(metrics["perf/step_s"], 1e-9)
         return metrics
 
