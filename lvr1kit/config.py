@@ -25,6 +25,7 @@ from lvr1kit.video.synth_config import WorldConfig
 __all__ = [
     "CATEGORIES",
     "STAGE_CONFIGS",
+    "BenchConfig",
     "CaptionConfig",
     "ConfigError",
     "DataGenConfig",
@@ -718,12 +719,42 @@ class EvalConfig(StrictModel):
         return self
 
 
+class BenchConfig(StrictModel):
+    """Stage ``bench``: the MR-SP benchmark of notebook 05 (``lvr1 bench mrsp``): read a report or run one."""
+
+    report: str | None = None
+    """A JSON written by ``lvr1 bench mrsp --out``; ``None`` runs the benchmark with the fields below."""
+    model: str = "bench"
+    """``tiny`` or ``bench`` (random-init Qwen2.5-VL built in the run dir) or a local checkpoint folder."""
+    frames: list[int] = Field(default_factory=lambda: [128, 512])
+    """Frames per video of the step rows (one row per frame count and configuration)."""
+    generations: int = Field(8, ge=2)
+    """G, completions per prompt."""
+    prompts: int = Field(2, ge=1)
+    """Prompts per step, each with its own video."""
+    response_tokens: int = Field(16, ge=1)
+    """Maximum response tokens."""
+    sp: int = Field(2, ge=1)
+    """Ranks of the ``stage1+sp`` rows and of the memory ladder (a torchrun subprocess); 1 skips them."""
+    frame_size: int = Field(56, ge=28)
+    """Square frame side in pixels (56: 4 video tokens per 2 frames)."""
+    ladder: list[int] | None = None
+    """Frame counts of the prefill-memory ladder; ``None`` uses ``frames``."""
+    mem_budget_mb: float | None = None
+    """Per-rank prefill memory budget; ``None``: what one rank needs at half the largest ladder point."""
+    warmup: bool = True
+    """One untimed step per process before measuring."""
+    seed: int = Field(0, ge=0)
+    """Seed of the model, the frames and the rollouts."""
+
+
 STAGE_CONFIGS: dict[str, type[StrictModel]] = {
     "synth": SynthConfig,
     "data": DataGenConfig,
     "rl": RLConfig,
     "sft": SFTConfig,
     "eval": EvalConfig,
+    "bench": BenchConfig,
 }
 """Stage name -> config class; the preset folder of a stage carries the same name."""
 

@@ -348,7 +348,7 @@ def run_mrsp_bench(
             policy, tokenizer = build_tiny_model("qwen2_5_vl", model, seed=seed)
             model_path = str(save_tiny_model(policy, tokenizer, work / f"model_{model}"))
         if warmup:  # kernels, allocator, thread pools
-            bench_step(settings, model_path, min(frame_counts), "stage1")
+            bench_step(settings, model_path, min(min(frame_counts), 16), "stage1")
         rows = []
         for frames in frame_counts:
             for config in ("baseline", "stage1"):
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     sp = init_sp_group(int(os.environ["WORLD_SIZE"]))
     try:
         if settings["warmup"]:
-            bench_step(settings, model_path, min(settings["frames"]), "stage1+sp", sp.size)
+            bench_step(settings, model_path, min(min(settings["frames"]), 16), "stage1+sp", sp.size)
         rows = [bench_step(settings, model_path, n, "stage1+sp", sp.size) for n in settings["frames"]]
         ladder = _memory_ladder(model_path, settings, sp)
         out = Path(spec["out"]) / f"rank{torch.distributed.get_rank()}.json"
