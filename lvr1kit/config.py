@@ -744,6 +744,8 @@ class BenchConfig(StrictModel):
     """Per-rank prefill memory budget; ``None``: what one rank needs at half the largest ladder point."""
     warmup: bool = True
     """One untimed step per process before measuring."""
+    threads: int | None = Field(None, ge=1)
+    """torch threads per process (each rank too); ``None``: CPU cores // ``sp``."""
     seed: int = Field(0, ge=0)
     """Seed of the model, the frames and the rollouts."""
 

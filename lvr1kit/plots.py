@@ -9,7 +9,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["caption_timeline", "category_bars", "event_timeline", "frame_scaling", "frame_strip", "split_distribution"]
+__all__ = [
+    "caption_timeline",
+    "category_bars",
+    "event_timeline",
+    "frame_scaling",
+    "frame_strip",
+    "mrsp_phase_breakdown",
+    "mrsp_speedup",
+    "split_distribution",
+]
 
 
 def frame_strip(
@@ -231,4 +240,41 @@ def group_table(rows: Sequence[dict[str, Any]], title: str = "") -> go.Figure:
         )
     )
     fig.update_layout(title=title, height=120 + 40 * len(rows), margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def mrsp_phase_breakdown(results: Sequence[dict[str, Any]], title: str = "GRPO step time by phase") -> go.Figure:
+    """Stacked seconds per phase of one step, one bar per (frames, config) row of an ``lvr1 bench mrsp`` report."""
+    labels = [f"{r['frames']} f<br>{r['config']}" for r in results]
+    phases = list(dict.fromkeys(p for r in results for p in r["phases"]))
+    fig = go.Figure()
+    for phase in phases:
+        fig.add_trace(go.Bar(x=labels, y=[r["phases"].get(phase, 0.0) for r in results], name=phase))
+    fig.update_layout(barmode="stack", title=title, yaxis_title="seconds", xaxis_title="frames / configuration")
+    return fig
+
+
+def mrsp_speedup(results: Sequence[dict[str, Any]], title: str = "Speedup over the baseline step") -> go.Figure:
+    """Measured speedup per configuration and the ideal (every redundant encode removed) per frame count."""
+    frames = sorted({r["frames"] for r in results if "speedup" in r})
+    fig = go.Figure()
+    for config in dict.fromkeys(r["config"] for r in results if "speedup" in r):
+        rows = {r["frames"]: r for r in results if r["config"] == config}
+        fig.add_trace(
+            go.Bar(
+                x=[str(f) for f in frames], y=[rows[f]["speedup"] if f in rows else None for f in frames], name=config
+            )
+        )
+    ideal = {r["frames"]: r["ideal_speedup"] for r in results if "ideal_speedup" in r}
+    fig.add_trace(
+        go.Scatter(
+            x=[str(f) for f in frames],
+            y=[ideal[f] for f in frames],
+            name="ideal (no redundant encodes)",
+            mode="lines+markers",
+            line={"dash": "dash"},
+        )
+    )
+    fig.add_hline(y=1.0, line={"color": "grey", "width": 1})
+    fig.update_layout(barmode="group", title=title, xaxis_title="frames", yaxis_title="x baseline step time")
     return fig

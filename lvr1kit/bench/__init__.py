@@ -114,6 +114,7 @@ def mrsp_command(
     ladder: Annotated[str | None, typer.Option(help="Frame counts of the prefill-memory ladder.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of model, frames and rollouts.")] = 0,
     warmup: Annotated[bool, typer.Option(help="One untimed step per process first.")] = True,
+    threads: Annotated[int | None, typer.Option(help="torch threads per process (default cores // sp).")] = None,
 ) -> None:
     """One GRPO step per frame count: baseline, MR-SP stage 1, stage 1 + SP on K ranks; prefill memory per rank."""
     from lvr1kit.bench.mrsp import run_mrsp_bench
@@ -137,6 +138,7 @@ def mrsp_command(
         ladder=ladder_counts,
         seed=seed,
         warmup=warmup,
+        threads=threads,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -8,6 +8,8 @@ Contents:
       that Stage 2 shards), on one rank or sequence-parallel.
     - ``PeakMemory``: per-process peak above the starting point (RSS sampled in a thread on CPU;
       ``torch.cuda.max_memory_allocated`` on GPU).
+    - ``bench_from_config`` / ``summarize_report``: what notebook 05 calls (read ``report`` or run the benchmark
+      into the run dir; the ``summary.json`` values against the MR-SP targets).
     - ``main``: the torchrun worker (``python -m torch.distributed.run --nproc-per-node K -m lvr1kit.bench.mrsp
       --spec FILE``) that measures the ``stage1+sp`` rows and the K-rank memory ladder; one JSON per rank.
 
@@ -50,7 +52,7 @@ import numpy as np
 import psutil
 import torch
 
-from lvr1kit.config import RLConfig, load_config
+from lvr1kit.config import BenchConfig, RLConfig, load_config
 from lvr1kit.data.schema import QARecord
 from lvr1kit.models import (
     build_messages,
@@ -70,7 +72,15 @@ from lvr1kit.mrsp.dist import SPGroup, init_sp_group
 from lvr1kit.mrsp.sp import enable_ulysses, sp_compute_logprobs
 from lvr1kit.rl.trainer import GRPOTrainer
 
-__all__ = ["PeakMemory", "bench_step", "main", "prefill_peak_mb", "run_mrsp_bench"]
+__all__ = [
+    "PeakMemory",
+    "bench_from_config",
+    "bench_step",
+    "main",
+    "prefill_peak_mb",
+    "run_mrsp_bench",
+    "summarize_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +296,7 @@ def _add_speedups(rows: list[dict[str, Any]]) -> None:
 def _launch_sp(settings: dict[str, Any], model_path: str, work: Path, sp: int) -> list[dict[str, Any]]:
     spec = work / "spec.json"
     spec.write_text(json.dumps({"settings": settings, "model_path": model_path, "out": str(work)}))
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // sp))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(settings["threads_per_process"])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(sp),
            "-m", "lvr1kit.bench.mrsp", "--spec", str(spec)]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -308,6 +318,7 @@ def run_mrsp_bench(
     ladder: Sequence[int] | None = None,
     seed: int = 0,
     warmup: bool = True,
+    threads: int | None = None,
     work_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; returns ``{"machine", "settings", "results", "memory"}``.
@@ -323,11 +334,16 @@ def run_mrsp_bench(
         mem_budget_mb: Per-rank prefill budget; default the one-rank peak at half the largest ladder point.
         ladder: Frame counts of the prefill-memory ladder (default ``frame_counts``).
         seed: Seed of the model, the frames and the rollouts.
-        warmup: Run one untimed step (per process) at the smallest frame count first.
+        warmup: Run one untimed step (per process) at 16 frames (or fewer) first.
+        threads: torch threads of every process (each of the K ranks too); default ``cpu_count // sp``. On a
+            shared CPU more threads than free cores slow small ops down several times (OpenMP spin-waits).
         work_dir: Where the tiny model and worker files go (a temporary folder when ``None``).
     """
+    threads = threads or max(1, (os.cpu_count() or 1) // max(sp, 1))
+    torch.set_num_threads(threads)
     settings = {
         "model": model,
+        "threads_per_process": threads,
         "frames": list(frame_counts),
         "generations": generations,
         "prompts": prompts,
@@ -339,7 +355,7 @@ def run_mrsp_bench(
         "warmup": warmup,
         "dtype": "float32",
     }
-    machine = _machine()
+    machine = _machine()  # after set_num_threads: records the threads used
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -385,6 +401,64 @@ def run_mrsp_bench(
         memory["fit_growth"] = round(memory[f"fits_{sp}_ranks"]["max_frames_interp"] / fit1, 3) if fit1 else None
     machine["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     return {"machine": machine, "settings": settings, "results": rows, "memory": memory}
+
+
+def bench_from_config(cfg: BenchConfig, run_dir: str | Path) -> dict[str, Any]:
+    """The report named by ``cfg.report``, or a fresh run of the benchmark (saved to ``<run_dir>/mrsp_bench.json``).
+
+    Raises:
+        FileNotFoundError: ``cfg.report`` names a missing file.
+    """
+    out = Path(run_dir) / "mrsp_bench.json"
+    if cfg.report is not None:
+        path = Path(cfg.report)
+        if not path.is_file():
+            raise FileNotFoundError(f"report={path} not found; write one with `lvr1 bench mrsp --out FILE` or set null")
+        report: dict[str, Any] = json.loads(path.read_text())
+    else:
+        report = run_mrsp_bench(
+            cfg.frames,
+            model=cfg.model,
+            generations=cfg.generations,
+            prompts=cfg.prompts,
+            response_tokens=cfg.response_tokens,
+            sp=cfg.sp,
+            frame_size=cfg.frame_size,
+            mem_budget_mb=cfg.mem_budget_mb,
+            ladder=cfg.ladder,
+            seed=cfg.seed,
+            warmup=cfg.warmup,
+            threads=cfg.threads,
+            work_dir=Path(run_dir) / "work",
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def summarize_report(report: dict[str, Any]) -> dict[str, Any]:
+    """``summary.json`` values of a report: speedups vs ideal per frame count, encodes, memory ratios."""
+    rows = report["results"]
+
+    def by(config: str) -> dict[str, Any]:
+        return {str(r["frames"]): r for r in rows if r["config"] == config}
+
+    stage1, sp_rows = by("stage1"), by("stage1+sp")
+    memory = report.get("memory", {})
+    return {
+        "frames": sorted({r["frames"] for r in rows}),
+        "configs": list(dict.fromkeys(r["config"] for r in rows)),
+        "stage1_speedup": {f: r.get("speedup") for f, r in stage1.items()},
+        "stage1_sp_speedup": {f: r.get("speedup") for f, r in sp_rows.items()},
+        "ideal_speedup": {f: r.get("ideal_speedup") for f, r in stage1.items()},
+        "stage1_within_15pct_of_ideal": all(r.get("within_15pct_of_ideal", False) for r in stage1.values()),
+        "encodes_equal_distinct_videos": all(
+            r["encoder_calls"] == r["distinct_videos"] for r in rows if r["config"] != "baseline"
+        ),
+        "prefill_ratio_at_largest": memory.get("prefill_ratio_at_largest"),
+        "fit_growth": memory.get("fit_growth"),
+        "load_avg": [report["machine"].get("load_avg_start"), report["machine"].get("load_avg_end")],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
