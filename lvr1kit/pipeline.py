@@ -12,6 +12,9 @@ Each stage gets exactly ``preset``, ``overrides`` and ``run_dir`` (``<pipeline r
 A ``{name}`` inside an override string is replaced by that earlier stage's run dir, which is how outputs
 flow from one stage to the next. The runner stops at the first failing stage, pointing at the failing
 cell of the executed notebook, and on rerun skips stages that finished with the same settings.
+
+After the last stage (or the failing one) it writes ``summary.json`` (stage statuses and wall times),
+``pipeline.yaml`` (the pipeline as run) and ``report.html`` (:func:`lvr1kit.report.build_report`).
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ def run_pipeline(
     only: list[str] | None = None,
     force: bool = False,
     on_stage: Callable[[str, str], None] | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
     """Run the pipeline's stages in order, skipping those already done with the same settings.
 
@@ -154,57 +158,90 @@ def run_pipeline(
         only: run just these stages (earlier stages must already be done).
         force: rerun stages even when done.
         on_stage: called with ``(stage name, event)`` for ``start`` / ``skip`` / ``done``, for progress display.
+        report: write ``<run_dir>/report.html`` at the end (also after a failure).
 
     Returns:
-        The pipeline summary also written to ``<run_dir>/summary.json``.
+        The pipeline summary also written to ``<run_dir>/summary.json`` (plus ``report``, the page's path).
 
     Raises:
         PipelineError: at the first failing stage.
     """
     root = Path(cfg.run_dir).resolve()
     (root / "notebooks").mkdir(parents=True, exist_ok=True)
+    from lvr1kit.report import save_pipeline_copy
+
+    save_pipeline_copy(root, cfg.model_dump(mode="json"))
     stage_dirs: dict[str, Path] = {}
-    results = []
+    results: list[dict[str, Any]] = []
     notify = on_stage or (lambda name, event: None)
-    for stage in cfg.stages:
-        stage_dir = root / stage.name
-        overrides = _resolve_overrides(stage.overrides, stage_dirs)
-        stage_dirs[stage.name] = stage_dir
-        if not Path(stage.notebook).is_file():
-            raise PipelineError(f"stage {stage.name!r}: notebook {stage.notebook} does not exist")
-        fingerprint = _fingerprint(stage, overrides)
-        previous = runs.read_summary(stage_dir)
-        done_before = previous.get("status") == "done" and previous.get("pipeline_fingerprint") == fingerprint
-        if (only is not None and stage.name not in only) or (done_before and not force):
-            if not done_before:
-                raise PipelineError(f"stage {stage.name!r} has not finished; run it before {only}")
-            notify(stage.name, "skip")
-            results.append({**previous, "name": stage.name, "status": "skipped", "run_dir": str(stage_dir)})
-            continue
-        notify(stage.name, "start")
-        params = {"preset": stage.preset, "overrides": overrides, "run_dir": str(stage_dir)}
-        out_nb = root / "notebooks" / f"{stage.name}.ipynb"
-        t0 = time.perf_counter()
-        _execute(stage, out_nb, params)
-        summary = runs.read_summary(stage_dir)
-        if summary.get("status") != "done":
-            raise PipelineError(
-                f"stage {stage.name!r}: notebook ran but {stage_dir}/summary.json says status="
-                f"{summary.get('status')!r}; the notebook must end with runs.finish(...)"
-            )
-        summary["pipeline_fingerprint"] = fingerprint
-        runs.write_json_atomic(stage_dir / "summary.json", summary)
-        notify(stage.name, "done")
-        results.append(
-            {
-                **summary,
-                "name": stage.name,
-                "status": "done",
-                "seconds": round(time.perf_counter() - t0, 2),
-                "notebook": str(out_nb),
-                "run_dir": str(stage_dir),
-            }
-        )
-    pipeline_summary = {"run_dir": str(root), "stages": results}
+    try:
+        for stage in cfg.stages:
+            results.append(_run_stage(stage, root, stage_dirs, only=only, force=force, notify=notify))
+    except PipelineError as err:
+        failed = next(s for s in cfg.stages if s.name not in {r["name"] for r in results})
+        results.append({"name": failed.name, "status": "failed", "error": str(err), "run_dir": str(root / failed.name)})
+        _write_outputs(root, results, report)
+        raise
+    return _write_outputs(root, results, report)
+
+
+def _write_outputs(root: Path, results: list[dict[str, Any]], report: bool) -> dict[str, Any]:
+    pipeline_summary: dict[str, Any] = {"run_dir": str(root), "stages": results}
     runs.write_json_atomic(root / "summary.json", pipeline_summary)
+    if report:
+        from lvr1kit.report import build_report
+
+        try:
+            pipeline_summary["report"] = str(build_report(root))
+        except Exception:  # a broken report must not hide the stages' own outcome
+            log.exception("could not write %s/report.html; the stage results are in summary.json", root)
     return pipeline_summary
+
+
+def _run_stage(
+    stage: StageSpec,
+    root: Path,
+    stage_dirs: dict[str, Path],
+    *,
+    only: list[str] | None,
+    force: bool,
+    notify: Callable[[str, str], None],
+) -> dict[str, Any]:
+    stage_dir = root / stage.name
+    overrides = _resolve_overrides(stage.overrides, stage_dirs)
+    stage_dirs[stage.name] = stage_dir
+    if not Path(stage.notebook).is_file():
+        raise PipelineError(f"stage {stage.name!r}: notebook {stage.notebook} does not exist")
+    fingerprint = _fingerprint(stage, overrides)
+    previous = runs.read_summary(stage_dir)
+    done_before = previous.get("status") == "done" and previous.get("pipeline_fingerprint") == fingerprint
+    if (only is not None and stage.name not in only) or (done_before and not force):
+        if not done_before:
+            raise PipelineError(f"stage {stage.name!r} has not finished; run it before {only}")
+        notify(stage.name, "skip")
+        return {**previous, "name": stage.name, "status": "skipped", "run_dir": str(stage_dir)}
+    notify(stage.name, "start")
+    params = {"preset": stage.preset, "overrides": overrides, "run_dir": str(stage_dir)}
+    out_nb = root / "notebooks" / f"{stage.name}.ipynb"
+    t0 = time.perf_counter()
+    _execute(stage, out_nb, params)
+    seconds = round(time.perf_counter() - t0, 2)
+    summary = runs.read_summary(stage_dir)
+    if summary.get("status") != "done":
+        raise PipelineError(
+            f"stage {stage.name!r}: notebook ran but {stage_dir}/summary.json says status="
+            f"{summary.get('status')!r}; the notebook must end with runs.finish(...)"
+        )
+    # kept in the stage's own summary so a later skip still knows how long the stage took
+    summary |= {"pipeline_fingerprint": fingerprint, "pipeline_seconds": seconds}
+    runs.write_json_atomic(stage_dir / "summary.json", summary)
+    log.info("stage %s done in %.1f s", stage.name, seconds)
+    notify(stage.name, "done")
+    return {
+        **summary,
+        "name": stage.name,
+        "status": "done",
+        "seconds": seconds,
+        "notebook": str(out_nb),
+        "run_dir": str(stage_dir),
+    }
