@@ -135,8 +135,14 @@ def pipeline_run(
     """Execute a pipeline's notebooks in order; finished stages are skipped on rerun."""
     from lvr1kit.pipeline import PipelineError, load_pipeline, run_pipeline
 
+    started: dict[str, float] = {}
+    t_all = time.perf_counter()
+
     def show(name: str, event: str) -> None:
-        typer.echo(f"[{event:>5}] {name}", err=True)
+        now = time.perf_counter()
+        started.setdefault(name, now)
+        elapsed = f" ({now - started[name]:.1f} s)" if event == "done" else ""
+        typer.echo(f"[{event:>5}] {name}{elapsed}", err=True)
 
     try:
         cfg = load_pipeline(file, run_dir)
@@ -144,7 +150,23 @@ def pipeline_run(
     except (ConfigError, PipelineError) as err:
         raise _fail(err) from None
     typer.echo(json.dumps({s["name"]: s["status"] for s in summary["stages"]}))
-    typer.echo(f"outputs: {summary['run_dir']} (summary.json, notebooks/, one folder per stage)", err=True)
+    typer.echo(f"total {time.perf_counter() - t_all:.1f} s", err=True)
+    typer.echo(f"outputs: {summary['run_dir']} (summary.json, report.html, notebooks/, one folder per stage)", err=True)
+
+
+@pipeline_app.command("report")
+def pipeline_report(
+    run_dir: Annotated[Path, typer.Argument(help="A pipeline run dir, e.g. runs/demo.")],
+    pipeline_file: Annotated[
+        Path | None, typer.Option(help="Pipeline YAML to quote (default: RUN_DIR/pipeline.yaml).")
+    ] = None,
+) -> None:
+    """(Re)write RUN_DIR/report.html from the stage run dirs: numbers, figures, notebooks, configs."""
+    from lvr1kit.report import build_report
+
+    if not run_dir.is_dir():
+        raise _fail(ConfigError(f"run dir {run_dir} does not exist; pass a pipeline's run_dir, e.g. runs/demo"))
+    typer.echo(str(build_report(run_dir, pipeline_file)))
 
 
 def main() -> None:
