@@ -9,7 +9,9 @@ Contents:
     - ``collect_results``: every eval stage's tidy table (``table.csv``) of a pipeline run dir, with a ``stage``
       column; a stage with only a ``summary.json`` contributes its overall numbers without intervals.
     - ``AblationsConfig`` / ``ablation_table``: conditions (study, eval stage dirs, model) -> one row each with the
-      value and a 95% interval: the eval stage's bootstrap CI for one run, the t-interval over seeds for several.
+      value and a 95% interval: the eval stage's bootstrap CI for one run, the t-interval over seeds for several;
+      ``summarise_ablations`` (table + summary keys of ``notebooks/06_ablations.ipynb``), ``ablation_figure``,
+      ``read_sweep``.
 
 Everything here only reads run folders; a missing file leaves its section out rather than failing the page.
 """
@@ -35,11 +37,14 @@ __all__ = [
     "CURVE_KEYS",
     "AblationCondition",
     "AblationsConfig",
+    "ablation_figure",
     "ablation_table",
     "build_report",
     "collect_results",
+    "read_sweep",
     "save_pipeline_copy",
     "stage_entries",
+    "summarise_ablations",
 ]
 
 log = logging.getLogger(__name__)
@@ -125,8 +130,8 @@ class AblationsConfig(StrictModel):
     """Eval metric compared across conditions (``accuracy_lenient``, ``accuracy_strict``, ``format_rate``)."""
     group_type: str = "overall"
     """``overall`` for one number per condition; ``category`` / ``duration`` for one column per group."""
-    pipeline_dir: str | None = None
-    """A pipeline run dir whose sweep tables (``sweep.csv``) are shown too (test-time frame budget / sampling)."""
+    sweep_dir: str | None = None
+    """An eval stage run dir whose ``sweep.csv`` (test-time frame budget x sampling scheme) is shown too."""
 
 
 def _condition_rows(name: str, cond: AblationCondition, metric: str, group_type: str) -> list[dict[str, Any]]:
@@ -187,6 +192,45 @@ def ablation_table(cfg: AblationsConfig) -> pd.DataFrame:
     rows = [r for name, c in cfg.conditions.items() for r in _condition_rows(name, c, cfg.metric, cfg.group_type)]
     columns = ["study", "condition", "group", "seeds", "n", "value", "ci_low", "ci_high", "interval"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def ablation_figure(table: pd.DataFrame, metric: str = "accuracy_lenient", title: str = "") -> Any:
+    """Bars of an :func:`ablation_table` (``overall`` rows): one colour per study, one bar per condition, with CIs."""
+    part = table[table["group"] == "all"] if "all" in set(table["group"]) else table
+    tidy = part.rename(columns={"study": "model", "condition": "group"}).assign(group_type="overall", metric=metric)
+    return plots.category_bars(tidy, metric=metric, group_type="overall", title=title)
+
+
+def read_sweep(eval_dir: str | Path | None) -> pd.DataFrame | None:
+    """An eval stage's frame-budget x sampling-scheme table (``sweep.parquet`` / ``sweep.csv``), if it has one."""
+    if eval_dir is None:
+        return None
+    for name, reader in (("sweep.parquet", pd.read_parquet), ("sweep.csv", pd.read_csv)):
+        path = Path(eval_dir) / name
+        if path.exists():
+            return reader(path)
+    return None
+
+
+def summarise_ablations(cfg: AblationsConfig, run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The ablation table, written to ``<run_dir>/ablations.csv``, and the ``summary.json`` keys of the notebook.
+
+    Returns:
+        ``(table, summary)``; ``summary`` holds ``metric``, ``conditions``, ``studies``, ``best_per_study`` (the
+        condition with the highest value per study) and ``values`` (condition -> overall value).
+    """
+    table = ablation_table(cfg)
+    table.to_csv(Path(run_dir) / "ablations.csv", index=False)
+    overall = table[table["group"] == "all"] if "all" in set(table["group"]) else table
+    best = overall.loc[overall.groupby("study", sort=False)["value"].idxmax()] if not overall.empty else overall
+    summary = {
+        "metric": cfg.metric,
+        "conditions": list(cfg.conditions),
+        "studies": list(dict.fromkeys(c.study for c in cfg.conditions.values())),
+        "best_per_study": dict(zip(best["study"], best["condition"], strict=True)),
+        "values": dict(zip(overall["condition"], overall["value"].round(4), strict=True)),
+    }
+    return table, summary
 
 
 # ---------------------------------------------------------------------------------------------------- the report

@@ -54,6 +54,26 @@ NOTEBOOKS: dict[str, tuple[str, dict, set[str]]] = {
             "frame_scaling",
         },
     ),
+    "06_ablations.ipynb": (
+        "",  # AblationsConfig has no presets: four conditions read from a hand-made eval stage (fixtures/)
+        {
+            "sweep_dir": str(REPO / "tests/notebooks/fixtures/ablations_eval"),
+            "conditions": {
+                name: {
+                    "study": study,
+                    "eval_dirs": [str(REPO / "tests/notebooks/fixtures/ablations_eval")],
+                    "model": name,
+                }
+                for name, study in [
+                    ("sft_only", "recipe"),
+                    ("sft_rl", "recipe"),
+                    ("rl_only", "recipe"),
+                    ("kl_on", "KL"),
+                ]
+            },
+        },
+        {"metric", "conditions", "studies", "best_per_study", "values"},
+    ),
 }
 
 
