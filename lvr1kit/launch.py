@@ -371,9 +371,13 @@ def launch_in_notebook(
 ) -> LiveLaunch:
     """Start ``module`` under torchrun in the background and display its live widget; returns the handle.
 
-    Typical cell: ``job = launch_in_notebook("lvr1kit.rl.train", ["--preset", preset, "--run-dir", run_dir],
-    run_dir, nproc=2, total_steps=cfg.steps, keys=["reward/total", "loss/kl"])``; ``job.wait()`` blocks until the
-    job ends, ``job.stop()`` (or the Stop button) ends it. The CLI keeps :func:`launch_torchrun` (streamed output).
+    Typical cell, after ``runs.start(run_dir, cfg, "rl")`` wrote the resolved config::
+
+        job = launch_in_notebook("lvr1kit.rl.train", ["--run-dir", run_dir], run_dir, nproc=2,
+                                 total_steps=cfg.steps, keys=["reward/total", "loss/kl"])
+
+    ``job.wait()`` blocks until the job ends, ``job.stop()`` (or the Stop button) ends it. The CLI keeps
+    :func:`launch_torchrun` (streamed output).
     """
     full_env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc)), **(env or {})}
     job = LiveLaunch(torchrun_command(module, args, nproc=nproc), run_dir, env=full_env, total_steps=total_steps)
