@@ -55,6 +55,10 @@ def test_failing_cell_is_reported_and_earlier_stage_kept(tmp_path: Path) -> None
     assert "stage 'bad' failed in cell" in text and "num_framez: unknown key" in text
     assert "bad.ipynb" in text
     assert runs.read_summary(tmp_path / "run" / "good")["status"] == "done"
+    # the summary and the report are written after a failure too, the failed stage marked
+    stages = json.loads((tmp_path / "run" / "summary.json").read_text())["stages"]
+    assert [(s["name"], s["status"]) for s in stages] == [("good", "done"), ("bad", "failed")]
+    assert 'class="failed"' in (tmp_path / "run" / "report.html").read_text()
 
 
 def test_stage_references_resolve_to_earlier_run_dirs(tmp_path: Path) -> None:
