@@ -6,20 +6,23 @@ Contents:
       mask builder) under ``"ulysses"``; idempotent, called by ``load_model_for_sp`` / ``enable_ulysses``.
     - ``ulysses_attention``: the attention function. With an ``sp_group`` keyword (passed by
       :func:`lvr1kit.mrsp.sp.sp_compute_logprobs` through the model's ``**kwargs``) it runs sequence-parallel:
-      q/k/v ``[B, H, S/k, D]`` -> all-to-all -> ``[B, H/k, S, D]`` -> full causal SDPA with the global key padding
-      mask -> all-to-all back -> ``[B, S/k, H, D]``. Without it, it is plain transformers SDPA, so the same loaded
+      q/k/v ``[B, H, S/k, D]`` -> all-to-all -> ``[B, H/k, S, D]`` -> per row, causal SDPA over the real slots of
+      the global key padding mask (pad slots compacted away) -> all-to-all back -> ``[B, S/k, H, D]``.
+      Without it, it is plain transformers SDPA, so the same loaded
       model still serves ``generate`` and single-process ``compute_logprobs``.
     - ``check_heads``: the heads-divisibility rule, with a message naming the key and the valid sizes.
 
 Under sequence parallelism the mask handed to the layers is the **global key mask** ``[B, 1, 1, S]`` (bool, True =
 real token) in slot order; transformers returns a 4-D mask as-is, so it reaches this function untouched (a plain
 2-D mask would be dropped for a custom attention name). Causality is over slot order, which preserves the token
-order of every row (see :mod:`lvr1kit.mrsp.slicing`). Every query also attends to itself, so rows that are
-all padding give finite (ignored) outputs instead of NaN, which would otherwise leak through masked keys.
+order of every row (see :mod:`lvr1kit.mrsp.slicing`). Each row is compacted to its real slots and runs
+``is_causal`` SDPA on them, so no ``[S, S]`` mask exists and the flash kernels (O(S) memory, CPU too) apply; pad
+slots get zero outputs (never read by a real token, so no NaN can leak).
 
 Deviations from the paper:
-1. SDPA (math/flash kernels chosen by torch) with an explicit boolean mask replaces flash-attention varlen; on a
-   real GPU run at 256k tokens the ``[B, 1, S, S]`` mask is the memory cost to replace first.
+1. Per-row compaction + causal SDPA (flash kernels chosen by torch) replaces flash-attention varlen; rows of a
+   micro-batch run one after another. (Until 2026-11-25 an explicit ``[S, S]`` boolean mask was used: its per-layer
+   S² copies made 2-rank prefill memory exceed 1-rank memory at 2048 frames.)
 2. When ``num_key_value_heads`` does not divide by the SP size, K/V are repeated up to all query heads before the
    all-to-all (the paper replicates only as far as needed).
 """
@@ -91,10 +94,22 @@ def _sp_attention(
             f"ulysses: global key mask covers {key_mask.shape[-1]} positions but the gathered sequence has {seq}; "
             "pass the mask of the whole (all ranks) sequence"
         )
-    idx = torch.arange(seq, device=q.device)
-    causal = idx[:, None] >= idx[None, :]  # [S, S]
-    mask = (causal & key_mask.to(q.device, torch.bool)) | torch.eye(seq, dtype=torch.bool, device=q.device)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, scale=scaling)  # [B, H/k, S, D]
+    # Compact each row to its real (unmasked) slots and run causal SDPA on them: no [S, S] mask is built, so the
+    # flash kernels (O(S) memory, also on CPU) apply. Pad slots attend to nothing and get zeros (never read).
+    valid = key_mask.to(q.device, torch.bool).reshape(q.shape[0], seq)  # [B, S]
+    rows = []
+    for b in range(q.shape[0]):
+        idx = valid[b].nonzero().squeeze(1)  # [n_b] slot order = sequence order
+        o = F.scaled_dot_product_attention(
+            q[b : b + 1, :, idx],
+            k[b : b + 1, :, idx],
+            v[b : b + 1, :, idx],
+            dropout_p=dropout,
+            is_causal=True,
+            scale=scaling,
+        )  # [1, H/k, n_b, D]
+        rows.append(q.new_zeros(1, *q.shape[1:]).index_copy(2, idx, o))
+    out = torch.cat(rows)  # [B, H/k, S, D]
     return all_to_all(out, 2, 1, sp)  # [B, H, S/k, D]
 
 
