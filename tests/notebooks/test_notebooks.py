@@ -54,6 +54,11 @@ NOTEBOOKS: dict[str, tuple[str, dict, set[str]]] = {
             "frame_scaling",
         },
     ),
+    "05_mrsp_benchmark.ipynb": (
+        "bench/tiny",  # tiny model, frames 8 and 16, G=2, one rank: the baseline and stage-1 rows only
+        {},
+        {"frames", "configs", "stage1_speedup", "ideal_speedup", "encodes_equal_distinct_videos", "load_avg"},
+    ),
     "06_ablations.ipynb": (
         "",  # AblationsConfig has no presets: four conditions read from a hand-made eval stage (fixtures/)
         {
