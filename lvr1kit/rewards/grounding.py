@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["compute_grounding", "find_timestamps", "reasoning_text"]
+__all__ = ["Citation", "compute_grounding", "find_citations", "find_timestamps", "reasoning_text"]
 
 _UNIT = r"(?:s|secs?|seconds?)\b"
 _CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
@@ -39,6 +40,39 @@ def _seconds(token: str) -> float:
     return total
 
 
+@dataclass(frozen=True)
+class Citation:
+    """A cited time: ``start_s``/``end_s`` (equal for a point) and its span ``[begin, end)`` in the text."""
+
+    start_s: float
+    end_s: float
+    begin: int
+    end: int
+
+
+def find_citations(text: str) -> list[Citation]:
+    """Cited times with their character spans, in order of appearance (the review app links them).
+
+    >>> [(c.start_s, c.end_s, c.begin) for c in find_citations("at 01:05 it drops; 0:12-0:20 shows it")]
+    [(65.0, 65.0, 3), (12.0, 20.0, 19)]
+    """
+    found: list[Citation] = []
+    taken = [False] * len(text)
+    for match in _RANGE_RE.finditer(text):
+        first, second, unit = match.groups()
+        if ":" not in first and ":" not in second and unit is None:
+            continue  # "2-3" without a unit is not a time range
+        start, end = _seconds(first), _seconds(second)
+        found.append(Citation(min(start, end), max(start, end), match.start(), match.end()))
+        taken[match.start() : match.end()] = [True] * (match.end() - match.start())
+    for match in _POINT_RE.finditer(text):
+        if any(taken[match.start() : match.end()]):
+            continue
+        value = _seconds(match.group(1) or match.group(2))
+        found.append(Citation(value, value, match.start(), match.end()))
+    return sorted(found, key=lambda c: c.begin)
+
+
 def find_timestamps(text: str) -> list[tuple[float, float]]:
     """Cited times as ``(start_s, end_s)`` in order of appearance; a point has ``start_s == end_s``.
 
@@ -47,22 +81,7 @@ def find_timestamps(text: str) -> list[tuple[float, float]]:
     >>> find_timestamps("zone 3 has 2 agents")
     []
     """
-    found: list[tuple[int, float, float]] = []
-    taken = [False] * len(text)
-    for match in _RANGE_RE.finditer(text):
-        first, second, unit = match.groups()
-        is_clock = ":" in first or ":" in second
-        if not is_clock and unit is None:
-            continue  # "2-3" without a unit is not a time range
-        start, end = _seconds(first), _seconds(second)
-        found.append((match.start(), min(start, end), max(start, end)))
-        taken[match.start() : match.end()] = [True] * (match.end() - match.start())
-    for match in _POINT_RE.finditer(text):
-        if any(taken[match.start() : match.end()]):
-            continue
-        value = _seconds(match.group(1) or match.group(2))
-        found.append((match.start(), value, value))
-    return [(start, end) for _, start, end in sorted(found)]
+    return [(c.start_s, c.end_s) for c in find_citations(text)]
 
 
 def reasoning_text(completion: str) -> str:
