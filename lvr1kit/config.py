@@ -27,6 +27,7 @@ __all__ = [
     "STAGE_CONFIGS",
     "BenchConfig",
     "CaptionConfig",
+    "Category",
     "ConfigError",
     "DataGenConfig",
     "DecodingConfig",
@@ -305,7 +306,10 @@ class SynthConfig(StrictModel):
     """Videos whose sampled frames are decoded and shown by the notebook (at most ``num_videos``)."""
 
 
-CATEGORIES: tuple[str, ...] = ("temporal", "goal", "spatial", "plot")
+Category = Literal["temporal", "goal", "spatial", "plot"]
+"""One of the paper's four reasoning categories."""
+
+CATEGORIES: tuple[Category, ...] = ("temporal", "goal", "spatial", "plot")
 """The paper's four reasoning categories (``problem_type`` values), in the order reports list them."""
 
 
@@ -335,7 +339,7 @@ class QAConfig(StrictModel):
     """``template`` builds questions from a synthetic event log; ``llm`` asks an OpenAI-compatible endpoint."""
     questions_per_video: int = Field(4, ge=1)
     """Questions per video; categories are dealt round-robin over videos so that they stay balanced."""
-    categories: list[Literal["temporal", "goal", "spatial", "plot"]] = Field(default_factory=lambda: list(CATEGORIES))
+    categories: list[Category] = Field(default_factory=lambda: list(CATEGORIES))
     """Categories to generate, each named in its own generator prompt."""
     option_order: Literal["canonical", "shuffled"] = "canonical"
     """``canonical`` keeps fixed option sets in one order (zones NW..SE, counts 0-3, goal reasons), which

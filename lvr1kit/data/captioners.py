@@ -23,7 +23,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -74,7 +74,11 @@ class Captioner(Protocol):
     """Writes one caption per clip of a video."""
 
     name: str
-    model_name: str | None
+
+    @property
+    def model_name(self) -> str | None:
+        """The captioning model's name, ``None`` for captioners without a model."""
+        ...
 
     def caption(self, video: VideoItem, clips: Sequence[Clip]) -> list[str]:
         """One caption per clip, in clip order.
@@ -202,7 +206,8 @@ class VLMCaptioner:
             )
             self.calls += 1
             for k, ids in zip(chunk, out, strict=True):
-                captions[k] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+                # one sequence decodes to a str; transformers annotates decode for batches too (str | list[str])
+                captions[k] = cast(str, tokenizer.decode(ids, skip_special_tokens=True)).strip()
         return captions
 
 

@@ -65,9 +65,9 @@ def split_problem(problem: str) -> tuple[str, list[str]]:
     lines = problem.strip().splitlines()
     first = next((i for i, line in enumerate(lines) if _OPTION_LINE.match(line)), None)
     if first is not None:
-        options = [_OPTION_LINE.match(line) for line in lines[first:] if line.strip()]
-        if all(options) and [m.group(1) for m in options if m] == list("ABCDEFGHIJ"[: len(options)]):
-            return "\n".join(lines[:first]).strip(), [m.group(2).strip() for m in options if m]
+        matches = [_OPTION_LINE.match(line) for line in lines[first:] if line.strip()]
+        if all(matches) and [m.group(1) for m in matches if m] == list("ABCDEFGHIJ"[: len(matches)]):
+            return "\n".join(lines[:first]).strip(), [m.group(2).strip() for m in matches if m]
     marks = list(_INLINE_OPTION.finditer(problem))
     letters = [m.group(1) for m in marks]
     if len(marks) >= 2 and letters == list("ABCDEFGHIJ"[: len(marks)]):

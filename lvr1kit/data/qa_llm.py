@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from lvr1kit.data.parse import ParseError, evidence_from_reasoning, parse_llm_re
 from lvr1kit.data.qa_templates import stable_seed
 from lvr1kit.data.schema import QAFailure, QARecord, QAUnit, Timeline, now_iso
 from lvr1kit.models.prompt import OPTION_LETTERS
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = [
     "CATEGORY_GUIDANCE",
@@ -167,7 +170,14 @@ class ChatClient:
         for attempt in range(self.cfg.max_retries + 1):
             try:
                 self._count("llm_requests")
-                reply = self.client.chat.completions.create(model=self.model, messages=messages, **params)  # type: ignore[arg-type]
+                reply = self.client.chat.completions.create(
+                    model=self.model,
+                    # our {"role", "content"} dicts are valid messages; the SDK types them as per-role TypedDicts
+                    messages=cast("list[ChatCompletionMessageParam]", messages),
+                    temperature=self.cfg.temperature,
+                    max_tokens=self.cfg.max_tokens,
+                    seed=seed,
+                )
             except retryable as err:
                 if attempt == self.cfg.max_retries:
                     self._count("llm_errors")

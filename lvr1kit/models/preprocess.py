@@ -189,7 +189,7 @@ def count_video_tokens(num_frames: int, height: int, width: int, settings: Video
 
 
 def build_video_inputs(
-    frames: np.ndarray | torch.Tensor, timestamps_s: Sequence[float], settings: VideoSettings
+    frames: np.ndarray | torch.Tensor, timestamps_s: Sequence[float] | np.ndarray, settings: VideoSettings
 ) -> VideoInputs:
     """Resize, normalise and patchify uint8 RGB frames [T, H, W, 3] sampled at ``timestamps_s`` seconds.
 

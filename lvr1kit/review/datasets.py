@@ -189,7 +189,9 @@ _CACHE: dict[tuple[str, str], tuple[tuple[Any, ...], LoadedDataset]] = {}
 
 
 def _signature(files: Mapping[str, Path], folder: Path) -> tuple[Any, ...]:
-    stamps = [(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files.values()]
+    stamps: list[tuple[str, int, int] | tuple[str, int]] = [
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files.values()
+    ]
     timelines = folder / "timelines"
     stamps.append(("timelines", timelines.stat().st_mtime_ns if timelines.is_dir() else 0))
     return tuple(stamps)

@@ -266,7 +266,7 @@ class ReviewStore:
                 raise ValueError(f"edit fields {unknown or '(none)'}: give some of {EDITABLE_FIELDS}")
         elif edits:
             raise ValueError(f"edits given with action={action!r}; use action='edit'")
-        row = {
+        row: dict[str, Any] = {
             "dataset": dataset,
             "version": version,
             "item_id": str(item_id),
@@ -293,7 +293,9 @@ class ReviewStore:
                         f"item {item_id} was edited by someone else (edit #{latest}) after the state you saw "
                         f"(edit #{base_edit_id}); reload the item and apply your edit again"
                     )
-            new_id = conn.execute(verdicts_table.insert().values(**row)).inserted_primary_key[0]
+            inserted = conn.execute(verdicts_table.insert().values(**row)).inserted_primary_key
+            assert inserted is not None  # None only for executemany inserts
+            new_id = inserted[0]
         return Verdict(id=int(new_id), **(row | {"edits": edits}))
 
     def history(self, dataset: str, version: str, item_id: str | None = None) -> list[Verdict]:
@@ -421,6 +423,7 @@ def export_version(
         except ValueError as err:
             problems.append(str(err))
     version, target = _next_version_dir(Path(dataset_dir) / "versions")
+    counts = {s: len(r) for s, r in kept.items()}
     for split, records in kept.items():
         write_records(target / f"{split}.jsonl", records)
     write_records(target / "all.jsonl", [r for s in SPLITS for r in kept[s]])
@@ -432,13 +435,13 @@ def export_version(
         "exported_by": annotator,
         "store": store.display_url,
         "last_verdict_id": last_id,
-        "counts": {s: len(r) for s, r in kept.items()},
+        "counts": counts,
         "statuses": statuses,
         "invalid_edits": problems,
     }
     write_json_atomic(target / "manifest.json", manifest)
-    store.log_export(dataset, source_version, version, annotator, last_id, manifest["counts"])
-    log.info("exported %s %s -> %s: %s", dataset, source_version, version, manifest["counts"])
+    store.log_export(dataset, source_version, version, annotator, last_id, counts)
+    log.info("exported %s %s -> %s: %s", dataset, source_version, version, counts)
     return manifest
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "Encoder",
     "EncoderCounter",
     "StepVideos",
+    "base_model",
     "embedding_key",
     "prepare_baseline",
     "prepare_stage1",
@@ -102,10 +103,15 @@ def embedding_key(video_path: str, video: VideoInputs, model_tag: str) -> str:
     return f"{video_path}|{digest}|{model_tag}"
 
 
+def base_model(model: nn.Module) -> nn.Module:
+    """The model under a ``peft`` wrapper (``model`` itself when it is not wrapped)."""
+    get_base_model = getattr(model, "get_base_model", None)
+    return model if get_base_model is None else get_base_model()
+
+
 def vision_tower(model: nn.Module) -> nn.Module:
     """The vision tower (``model.model.visual``) of a Qwen-VL model, also under a ``peft`` wrapper."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return base.model.visual
+    return base_model(model).get_submodule("model.visual")
 
 
 class EncoderCounter:

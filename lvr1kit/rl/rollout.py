@@ -213,7 +213,7 @@ def build_prompt_embeds(model: PreTrainedModel, prompt: PromptInputs, video_embe
     ids = prompt.input_ids[0]
     table = model.get_input_embeddings()
     with torch.no_grad():
-        embeds = table(ids.to(table.weight.device)).clone()  # [S, D]
+        embeds = table(ids.to(table.get_parameter("weight").device)).clone()  # [S, D]
     slots = ids == int(model.config.video_token_id)
     features = video_embeds[0]  # [N, D] level 0 replaces the placeholders
     if int(slots.sum()) != features.shape[0]:

@@ -70,6 +70,7 @@ from lvr1kit.rl.encoding import (
     Encoder,
     EncoderCounter,
     StepVideos,
+    base_model,
     vision_tower,
 )
 from lvr1kit.rl.filtering import GROUP_FILTERS, overlong_mask, soft_overlong_penalty
@@ -89,7 +90,12 @@ def apply_lora(model: nn.Module, lora: LoRAConfig) -> nn.Module:
     from peft import LoraConfig, get_peft_model
 
     pattern = rf".*language_model.*\.({'|'.join(lora.target_modules)})"
-    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=pattern)
+    config = LoraConfig(
+        r=lora.rank,
+        lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft annotates int; a float alpha works
+        lora_dropout=lora.dropout,
+        target_modules=pattern,
+    )
     return get_peft_model(model, config)  # type: ignore[arg-type]
 
 
@@ -255,9 +261,8 @@ class GRPOTrainer:
             embeds = inputs.get("video_embeds")
             if embeds is None:  # baseline: this pass re-encodes each completion's video, frame-sharded
                 embeds = [self._encoder(model, videos.videos[key]) for key in mb.video_keys]
-            base = model.get_base_model() if hasattr(model, "get_base_model") else model
             return sp_compute_logprobs(
-                base,  # type: ignore[arg-type]
+                base_model(model),  # type: ignore[arg-type]
                 mb.batch,
                 mb.response_ids,
                 mb.response_mask,
@@ -610,9 +615,10 @@ class GRPOTrainer:
             if (save_every and self.state.step % save_every == 0) or self.state.step == self.cfg.steps:
                 self.save()
         if self.run is not None and self.rank == 0:
+            from lvr1kit.sft.trainer import merge_lora
+
             export = self.run.dir / "checkpoint"
-            base = self.model.merge_and_unload() if self.cfg.lora.rank else self.model  # type: ignore[operator]
-            base.save_pretrained(export)
+            merge_lora(self.model).save_pretrained(export)  # LoRA folded in; without LoRA the policy as it is
             self.tokenizer.save_pretrained(export)
         history = read_metrics(self.run.dir) if self.run is not None else []
         return summarize_history(history, changed=self._fingerprint() != start, steps=self.state.step)
