@@ -32,6 +32,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/nbstripout --verify $$(git ls-files '*.ipynb')
+	.venv/bin/mypy lvr1kit
 
 fmt: setup
 	.venv/bin/ruff check --fix .
