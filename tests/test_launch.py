@@ -12,7 +12,9 @@ from lvr1kit.launch import LaunchError, launch_torchrun, torchrun_command
 
 WORKER = """
 import os, sys
-print(f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}", flush=True)
+# one write per line: with PYTHONUNBUFFERED=1, print() issues text and newline as two writes, which the two ranks
+# sharing one pipe can interleave ("rank 0 of 2rank 1 of 2")
+os.write(1, f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}\\n".encode())
 sys.exit(int(os.environ.get("FAIL", "0")) if os.environ["RANK"] == "1" else 0)
 """
 
