@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,3 +73,22 @@ def _rl_config(paths: dict[str, Path], **overrides: Any) -> RLConfig:
 def rl_config(rl_paths: dict[str, Path]) -> Callable[..., RLConfig]:
     """``rl_config(**overrides)`` -> the test RLConfig (see ``_rl_config``)."""
     return lambda **overrides: _rl_config(rl_paths, **overrides)
+
+
+@pytest.fixture
+def train_two_ranks(tmp_path: Path) -> Callable[[Path], None]:
+    """Run ``lvr1kit.rl.train`` under a real 2-process gloo torchrun on a run dir that ``runs.start`` prepared."""
+
+    def run(run_dir: Path) -> None:
+        worker = tmp_path / "worker.py"  # registers the test reward in each rank, then runs the real entry point
+        worker.write_text(
+            f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import conftest  # noqa\n"
+            "from lvr1kit.rl.train import main; main()\n"
+        )
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               str(worker), "--run-dir", str(run_dir)]  # fmt: skip
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    return run

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +14,15 @@ from lvr1kit import runs
 from lvr1kit.rl.train import train
 
 
-def test_two_process_step_equals_one_process(rl_config: Any, tmp_path: Path) -> None:
+def test_two_process_step_equals_one_process(
+    rl_config: Any, train_two_ranks: Callable[[Path], None], tmp_path: Path
+) -> None:
     cfg = rl_config(steps=1, temperature=1.5, log_rollouts=True)
     train(cfg, tmp_path / "one")
 
     two = tmp_path / "two"
     runs.start(two, cfg, "rl")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    worker = tmp_path / "worker.py"  # registers the test reward in each rank, then runs the real entry point
-    worker.write_text(
-        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import conftest  # noqa\n"
-        "from lvr1kit.rl.train import main; main()\n"
-    )
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(worker), "--run-dir", str(two)]  # fmt: skip
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    train_two_ranks(two)
 
     one_m, two_m = runs.read_metrics(tmp_path / "one")[-1], runs.read_metrics(two)[-1]
     for key in ("reward/total", "reward/frac_zero_std", "loss/total", "loss/policy", "loss/kl", "optim/grad_norm",

@@ -10,9 +10,7 @@ zero turn reduction-order noise into parameter differences of ~1e-6 (measured ma
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +25,16 @@ LOSS_TOL = 1e-5
 PARAM_TOL = 5e-6
 
 
-def test_sp2_step_equals_single_process(rl_config: Any, tmp_path: Path) -> None:
+def test_sp2_step_equals_single_process(
+    rl_config: Any, train_two_ranks: Callable[[Path], None], tmp_path: Path
+) -> None:
     cfg = rl_config(steps=1, temperature=1.5)
     train(cfg, tmp_path / "one")
 
     sp_cfg = rl_config(steps=1, temperature=1.5, **{"mrsp.sp_size": 2})
     two = tmp_path / "two"
     runs.start(two, sp_cfg, "rl")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    worker = tmp_path / "worker.py"  # registers the test reward in each rank, then runs the real entry point
-    worker.write_text(
-        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import conftest  # noqa\n"
-        "from lvr1kit.rl.train import main; main()\n"
-    )
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           str(worker), "--run-dir", str(two)]  # fmt: skip
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    train_two_ranks(two)
 
     one_m, two_m = runs.read_metrics(tmp_path / "one")[-1], runs.read_metrics(two)[-1]
     for key in ("reward/total", "loss/total", "loss/policy", "loss/kl", "optim/grad_norm", "rollout/response_len",
