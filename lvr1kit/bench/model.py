@@ -38,6 +38,7 @@ from lvr1kit.models import (
     forward_logits,
     generate,
     load_model,
+    prompt_version_of,
     render_prompt,
     save_tiny_model,
     video_settings,
@@ -85,7 +86,7 @@ def _bench_one(
     frames = np.random.default_rng(seed).integers(0, 256, (num_frames, frame_size, frame_size, 3), dtype=np.uint8)
     video = build_video_inputs(frames, [i * 2.0 for i in range(num_frames)], settings)
     question = format_question("Which zone does the red agent visit first?", ["NW", "NE", "SW", "SE"])
-    text = render_prompt(loaded.tokenizer, build_messages(question))
+    text = render_prompt(loaded.tokenizer, build_messages(question, version=prompt_version_of(loaded.tokenizer)))
     prompt = build_prompt_inputs(loaded.tokenizer, text, video, max_prompt_tokens=1 << 30)
     batch = collate_prompts([prompt], loaded.tokenizer.pad_token_id)
     with _peak_rss() as rss:

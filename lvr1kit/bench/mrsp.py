@@ -63,6 +63,7 @@ from lvr1kit.models import (
     encode_video,
     format_question,
     load_model,
+    prompt_version_of,
     render_prompt,
     save_tiny_model,
     video_settings,
@@ -225,9 +226,8 @@ def prefill_peak_mb(
     """Peak memory (MB above the start) of one log-prob forward + backward over one ``frames``-frame sequence."""
     video = _random_video("prefill", frames, settings["frame_size"], video_settings_)
     question = format_question("Which zone does the red agent visit first?", ["NW", "NE", "SW", "SE"])
-    prompt = build_prompt_inputs(
-        tokenizer, render_prompt(tokenizer, build_messages(question)), video, max_prompt_tokens=1 << 20
-    )
+    text = render_prompt(tokenizer, build_messages(question, version=prompt_version_of(tokenizer)))
+    prompt = build_prompt_inputs(tokenizer, text, video, max_prompt_tokens=1 << 20)
     batch = collate_prompts([prompt], tokenizer.pad_token_id)
     embeds = [encode_video(model, video, storage_device=str(next(model.parameters()).device))]
     gen = torch.Generator().manual_seed(settings["seed"])  # every SP rank must hold the same response

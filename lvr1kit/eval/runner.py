@@ -39,8 +39,17 @@ from lvr1kit.config import DecodingConfig, EvalConfig, ModelConfig, VideoConfig
 from lvr1kit.data.importers import ImportIssue, import_file
 from lvr1kit.data.schema import QARecord
 from lvr1kit.eval.scoring import SCORER_VERSION
-from lvr1kit.models import PROMPT_VERSION, LoadedModel, PromptBudgetError, collate_prompts, encode_video, generate
+from lvr1kit.models import (
+    PROMPT_VERSION,
+    LoadedModel,
+    PromptBudgetError,
+    collate_prompts,
+    encode_video,
+    generate,
+    prompt_version_of,
+)
 from lvr1kit.models.examples import build_question_prompt, load_video_inputs, settings_from_config
+from lvr1kit.models.prompt import PROMPT_VERSION_KEY
 from lvr1kit.mrsp.cache import video_fingerprint
 from lvr1kit.video import VideoError, probe
 
@@ -162,6 +171,7 @@ class AnswerSettings:
         *,
         frame_budget: int | None = None,
         family: str | None = None,
+        prompt_version: str | None = None,
     ) -> AnswerSettings:
         """Settings of one run of one model (``frame_budget`` set: ``video.strategy`` under that budget)."""
         return cls(
@@ -174,12 +184,19 @@ class AnswerSettings:
             max_pixels=model.max_pixels,
             max_frames=model.max_frames,
             max_prompt_tokens=model.max_prompt_tokens,
-            prompt_version=PROMPT_VERSION,
+            prompt_version=prompt_version or _declared_prompt_version(model_path),
             decoding=decoding.model_dump()
             if decoding.do_sample
             else {"do_sample": False, "max_new_tokens": decoding.max_new_tokens},
             seed=seed,
         )
+
+
+def _declared_prompt_version(model_path: str | os.PathLike[str]) -> str:
+    """The prompt version a checkpoint's ``tokenizer_config.json`` declares (``PROMPT_VERSION`` if none)."""
+    config = Path(model_path) / "tokenizer_config.json"
+    declared = json.loads(config.read_text()).get(PROMPT_VERSION_KEY) if config.is_file() else None
+    return str(declared or PROMPT_VERSION)
 
 
 class AnswerCache:
@@ -369,6 +386,7 @@ def run_model(
             seed,
             frame_budget=frame_budget,
             family=loaded.family,
+            prompt_version=prompt_version_of(loaded.tokenizer),
         )
         log.info("%s seed %d: %d questions (cache %s)", name, seed, len(records), settings.key)
         answers = answer_benchmark(

@@ -20,12 +20,14 @@ from lvr1kit.models.preprocess import (
     video_settings,
 )
 from lvr1kit.models.prompt import (
+    COMPACT_PROMPT_VERSION,
     PROMPT_VERSION,
     QUESTION_TEMPLATE_VIDEO,
     build_messages,
     format_question,
     format_reasoning_prompt,
     format_target,
+    prompt_version_of,
     render_prompt,
 )
 from lvr1kit.models.tiny import (
@@ -39,6 +41,7 @@ from lvr1kit.models.tiny import (
 from lvr1kit.models.tokenizer import build_tokenizer
 
 __all__ = [
+    "COMPACT_PROMPT_VERSION",
     "FAMILIES",
     "PROMPT_VERSION",
     "QUESTION_TEMPLATE_VIDEO",
@@ -68,6 +71,7 @@ __all__ = [
     "generate",
     "load_model",
     "patchify",
+    "prompt_version_of",
     "render_prompt",
     "save_tiny_model",
     "smart_resize",

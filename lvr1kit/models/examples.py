@@ -24,7 +24,7 @@ from lvr1kit.models.preprocess import (
     build_video_inputs,
     video_settings,
 )
-from lvr1kit.models.prompt import build_messages, render_prompt
+from lvr1kit.models.prompt import build_messages, prompt_version_of, render_prompt
 from lvr1kit.video import sample_frames
 
 __all__ = ["build_question_prompt", "load_video_inputs", "settings_from_config"]
@@ -48,6 +48,6 @@ def load_video_inputs(path: str | os.PathLike[str], video: VideoConfig, settings
 
 
 def build_question_prompt(tokenizer: Any, problem: str, video: VideoInputs, *, max_prompt_tokens: int) -> PromptInputs:
-    """Tokenised reasoning prompt (template of :mod:`lvr1kit.models.prompt`) for one question and its video."""
-    text = render_prompt(tokenizer, build_messages(problem))
+    """Tokenised reasoning prompt for one question and its video, in the template the tokenizer declares."""
+    text = render_prompt(tokenizer, build_messages(problem, version=prompt_version_of(tokenizer)))
     return build_prompt_inputs(tokenizer, text, video, max_prompt_tokens=max_prompt_tokens)

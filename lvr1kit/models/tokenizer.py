@@ -22,7 +22,13 @@ import random
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from lvr1kit.models.prompt import OPTION_LETTERS, format_question, format_reasoning_prompt
+from lvr1kit.models.prompt import (
+    COMPACT_PROMPT_VERSION,
+    OPTION_LETTERS,
+    PROMPT_VERSION_KEY,
+    format_question,
+    format_reasoning_prompt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +126,16 @@ def build_corpus(num_samples: int = 600, seed: int = 0) -> list[str]:
     return lines
 
 
-def build_tokenizer(vocab_size: int = 512, seed: int = 0) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    vocab_size: int = 512, seed: int = 0, prompt_version: str = COMPACT_PROMPT_VERSION
+) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on :func:`build_corpus` and wrap it with Qwen's special tokens and chat template.
 
     Args:
         vocab_size: Size of the BPE vocabulary before the special and reasoning tokens are added.
         seed: Seed of the corpus generator.
+        prompt_version: The reasoning prompt the tokenizer declares (saved in ``tokenizer_config.json``); the
+            compact one by default, since a model trained from scratch gains nothing from the instruction text.
 
     Returns:
         A tokenizer whose ``eos_token`` is ``<|im_end|>`` and ``pad_token`` is ``<|endoftext|>`` (as in
@@ -154,6 +164,7 @@ def build_tokenizer(vocab_size: int = 512, seed: int = 0) -> PreTrainedTokenizer
         model_max_length=131072,
         padding_side="left",
         clean_up_tokenization_spaces=False,
+        **{PROMPT_VERSION_KEY: prompt_version},
     )
     logger.info("built tokenizer: %d BPE + %d added tokens", bpe.get_vocab_size(), len(tokenizer) - vocab_size)
     return tokenizer
