@@ -78,6 +78,7 @@ __all__ = [
     "bench_from_config",
     "bench_step",
     "main",
+    "pin_malloc_for_measurement",
     "prefill_peak_mb",
     "run_mrsp_bench",
     "summarize_report",
@@ -97,6 +98,28 @@ def _trim() -> None:
         torch.cuda.empty_cache()
     with contextlib.suppress(OSError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+_TENSOR_MMAP_BYTES = 64 * 1024
+
+
+def pin_malloc_for_measurement() -> bool:
+    """Make CPU RSS follow live tensors: glibc serves every block >= 64 KiB by ``mmap`` and trims freed heap.
+
+    By default glibc raises its mmap threshold (up to 32 MiB) each time a large block is freed, so later tensors of
+    that size come from the heap, which keeps freed memory resident: RSS then reports the heap's high-water mark and
+    fragmentation, not live tensors. That slack is the same absolute size with 1 or k ranks, so it inflated the
+    k-rank/1-rank prefill ratio (measured at 2048 frames: 0.67 with the default, 0.55 pinned; see LOG.md). Pinning
+    makes the CPU number comparable to the GPU one (``torch.cuda.max_memory_allocated``). Process-wide and not
+    undone (glibc cannot restore its dynamic threshold), and it makes allocation slower: the bench pins it only
+    before its memory ladder, after all timed rows. Returns ``False`` where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _TENSOR_MMAP_BYTES)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 0))
 
 
 class PeakMemory:
@@ -242,6 +265,7 @@ def prefill_peak_mb(
 
 
 def _memory_ladder(model_path: str, settings: dict[str, Any], sp: SPGroup) -> list[dict[str, Any]]:
+    pin_malloc_for_measurement()  # after every timed row of this process (it slows allocation)
     loaded = load_model(model_path, device="cuda" if torch.cuda.is_available() else "cpu")
     loaded.model.model.visual.requires_grad_(False)
     if sp.size > 1:
@@ -354,6 +378,7 @@ def run_mrsp_bench(
         "seed": seed,
         "warmup": warmup,
         "dtype": "float32",
+        "cpu_memory": "RSS above the start; glibc mmap threshold pinned to 64 KiB for the prefill ladder",
     }
     machine = _machine()  # after set_num_threads: records the threads used
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,3 +38,29 @@ def test_bench_mrsp_writes_json(tmp_path: Path) -> None:
     memory = report["memory"]
     assert [p["frames"] for p in memory["one_rank"]] == [8, 16] == [p["frames"] for p in memory["2_ranks"]]
     assert {"budget_mb", "fits_one_rank", "fits_2_ranks", "prefill_ratio_at_largest"} <= set(memory)
+
+
+PINNED_PROBE = """
+import json, time, psutil, torch
+from lvr1kit.bench.mrsp import PeakMemory, pin_malloc_for_measurement
+assert pin_malloc_for_measurement()
+rows = []
+for size_mb in (8, 24, 8, 40, 8):
+    with PeakMemory() as mem:
+        parts = [torch.ones(size_mb * 2**18 // 4) for _ in range(4)]  # 4 tensors of size_mb / 4 MB, touched
+        time.sleep(0.05)  # RSS is sampled every 2 ms
+        del parts
+    rows.append([size_mb, mem.peak_mb, (psutil.Process().memory_info().rss - mem._base) / 2**20])
+print(json.dumps(rows))
+"""
+
+
+def test_pinned_malloc_makes_cpu_peaks_follow_live_tensors() -> None:
+    import subprocess
+    import sys
+
+    # Its own process: pinning is process-wide.
+    done = subprocess.run([sys.executable, "-c", PINNED_PROBE], capture_output=True, text=True, check=True)
+    for size_mb, peak_mb, left_mb in json.loads(done.stdout.splitlines()[-1]):
+        assert size_mb * 0.9 <= peak_mb <= size_mb + 4, (size_mb, peak_mb)  # small ones after big ones too
+        assert abs(left_mb) < 2, (size_mb, left_mb)  # freed tensors leave RSS
