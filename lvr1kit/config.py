@@ -502,6 +502,10 @@ class RLConfig(StrictModel):
     """Questions per rollout batch, over all ranks; each gets ``grpo.num_generations`` completions."""
     updates_per_batch: int = Field(1, ge=1)
     """Optimizer steps per rollout batch (the batch is cut into this many mini-batches of whole groups)."""
+    recompute_old_logprobs: bool = False
+    """Run the separate old-policy log-prob pass even with ``updates_per_batch=1``. By default that pass is skipped
+    there: the policy has not moved since the rollouts, so the update pass's own detached log-probs are the old ones
+    (equal up to float rounding, tested), one forward pass per completion saved. Always run when it is > 1."""
     micro_batch_size: int = Field(4, ge=1)
     """Completions per forward/backward pass (gradient accumulation inside a mini-batch)."""
     temperature: float = Field(1.0, gt=0)

@@ -8,7 +8,8 @@ One step, phases timed as ``perf/<phase>_s``:
 4. ``reward``: the registered reward per completion, optional overlong shaping, group advantages, loss mask
    (overlong masking, DAPO group filter).
 5. ``old_logprob`` / ``ref_logprob``: the training model recomputes log-probs (logits / temperature) of the old and
-   reference policy, micro-batch by micro-batch, through the single call site ``_logprobs``.
+   reference policy, micro-batch by micro-batch, through the single call site ``_logprobs``. With one update per
+   batch the old pass is skipped and the update pass's detached log-probs serve (``recompute_old_logprobs``).
 6. ``update``: per mini-batch of whole groups, micro-batched ``grpo_loss`` backward (each micro-batch weighted by
    its share of the global tokens or sequences), gradients summed over ranks, clipped, one AdamW step.
 
@@ -338,12 +339,17 @@ class GRPOTrainer:
         comps: Completions,
         videos: StepVideos,
         plan: list[list[list[int]]],
-        old: torch.Tensor,
+        old: torch.Tensor | None,
         ref: torch.Tensor | None,
         adv: torch.Tensor,
         mask: torch.Tensor,
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], torch.Tensor]:
+        """Optimizer steps over ``plan``; returns the loss statistics and the old log-probs used.
+
+        ``old=None`` (one mini-batch only): each micro-batch's own detached log-probs are the old ones.
+        """
         g = self.cfg.grpo
+        used_old = torch.zeros(comps.response_ids.shape, dtype=torch.float32) if old is None else old
         per_token = g.loss_aggregation == "token_mean"
         sums: dict[str, float] = defaultdict(float)
         for minibatch in plan:
@@ -358,9 +364,11 @@ class GRPOTrainer:
                 mb = collate_micro_batch(items, comps, rows, self.pad_id)
                 logp = self._logprobs(self.model, mb, videos, "update")  # [m, w] with grad
                 w, m = mb.width, mask[rows, : mb.width].to(logp)
+                if old is None:
+                    used_old[rows, :w] = logp.detach().float().cpu()
                 loss, stats = grpo_loss(
                     logp,
-                    old[rows, :w].to(logp),
+                    used_old[rows, :w].to(logp),
                     adv[rows].to(logp),
                     m,
                     ref[rows, :w].to(logp) if ref is not None else None,
@@ -387,7 +395,8 @@ class GRPOTrainer:
             self.optimizer.step()
         keys = sorted(k for k in sums if k != "optim/grad_norm")
         reduced = self._all_sum(torch.tensor([sums[k] for k in keys], dtype=torch.float64))
-        return {**dict(zip(keys, reduced.tolist(), strict=True)), "optim/grad_norm": sums["optim/grad_norm"]}
+        stats = {**dict(zip(keys, reduced.tolist(), strict=True)), "optim/grad_norm": sums["optim/grad_norm"]}
+        return stats, used_old
 
     # ---------------------------------------------------------------------------------------------- step
     def step(self) -> dict[str, float]:
@@ -445,15 +454,16 @@ class GRPOTrainer:
                 keep &= groups_kept.repeat_interleave(g.num_generations)
             mask = comps.response_mask * keep.unsqueeze(1)  # [N, R]
         plan = plan_micro_batches(items, g.num_generations, cfg.updates_per_batch, cfg.micro_batch_size)
-        with timer("old_logprob"):
-            old = self._pass(self.model, items, comps, videos, "policy", plan)
+        reuse_old = cfg.updates_per_batch == 1 and not cfg.recompute_old_logprobs
+        with timer("old_logprob"):  # reused from the update pass when the policy cannot have moved (None)
+            old = None if reuse_old else self._pass(self.model, items, comps, videos, "policy", plan)
         ref = None
         with timer("ref_logprob"):
             if g.uses_reference:
                 with self._reference() as reference:
                     ref = self._pass(reference, items, comps, videos, "reference", plan)
         with timer("update"):
-            loss_stats = self._update(items, comps, videos, plan, old, ref, adv, mask)
+            loss_stats, old = self._update(items, comps, videos, plan, old, ref, adv, mask)
         timer.seconds["step"] = time.perf_counter() - t0
         metrics = self._metrics(items, comps, breakdowns, rewards, old, loss_stats, timer.seconds, videos)
         self._log_rollouts(items, comps, texts, breakdowns, rewards, adv, keep)

@@ -26,13 +26,31 @@ def test_stage1_step_equals_baseline_step_with_fewer_encodes(rl_config: Any, tmp
     (m1, p1), (m0, p0) = results["stage1"], results["baseline"]
     prompts, g = 2, 4
     assert m1["mrsp/encoder_calls"] == m1["mrsp/distinct_videos"]  # each video once, whatever G and the passes
-    assert m0["mrsp/encoder_calls"] == prompts * g * 4  # rollout, old, reference and update passes
+    assert m0["mrsp/encoder_calls"] == prompts * g * 3  # rollout, reference and update passes (old reused)
     for key in ("reward/total", "loss/total", "loss/policy", "loss/kl", "optim/grad_norm"):
         assert math.isclose(m1[key], m0[key], rel_tol=1e-4, abs_tol=1e-6), key
     for name in p1:
         torch.testing.assert_close(p1[name], p0[name], rtol=1e-5, atol=1e-6)
     for phase in ("encode", "rollout", "reward", "old_logprob", "ref_logprob", "update", "step"):
         assert f"perf/{phase}_s" in m1
+
+
+def test_skipping_the_old_pass_changes_nothing_but_the_time(rl_config: Any, tmp_path: Path) -> None:
+    results = {}
+    for recompute in (True, False):
+        trainer = build_trainer(
+            rl_config(recompute_old_logprobs=recompute, **{"mrsp.encode_mode": "baseline"}), tmp_path
+        )
+        metrics = trainer.step()
+        results[recompute] = (metrics, _params(trainer))
+    (m_full, p_full), (m_reuse, p_reuse) = results[True], results[False]
+    prompts, g = 2, 4
+    assert m_full["mrsp/encoder_calls"] - m_reuse["mrsp/encoder_calls"] == prompts * g  # one pass fewer
+    assert m_full["perf/old_logprob_s"] > 0 and m_reuse["perf/old_logprob_s"] < 1e-3
+    for key in ("loss/total", "loss/policy", "loss/kl", "loss/ratio_mean", "optim/grad_norm", "rollout/logprob_diff"):
+        assert math.isclose(m_full[key], m_reuse[key], rel_tol=1e-4, abs_tol=1e-6), key
+    for name in p_full:
+        torch.testing.assert_close(p_full[name], p_reuse[name], rtol=1e-5, atol=1e-6)
 
 
 def test_cached_embeddings_give_the_logprobs_of_reencoding(rl_config: Any, tmp_path: Path) -> None:
