@@ -698,6 +698,10 @@ class EvalConfig(StrictModel):
     """Sampling schemes compared at each ``sweep_frames`` budget; empty = ``uniform`` only."""
     sweep_model: str | None = None
     """Name of the model swept (``model_name`` or a ``checkpoints`` key); ``None`` = the last one listed."""
+    compare_to: str | None = None
+    """A model name (``model_name`` or a ``checkpoints`` key): every other model gets its paired difference to it
+    on the same questions, overall and per category, with a paired bootstrap interval (``results.json``
+    ``comparisons``, ``summary.json`` ``diff_vs_reference``). ``None``: no comparison."""
     progress: bool = True
     """Show progress bars."""
 
@@ -713,6 +717,8 @@ class EvalConfig(StrictModel):
             problems.append(f"checkpoints has a key {self.model_name!r} equal to model_name; rename one of them")
         if self.model.path is None and self.model_name:
             problems.extend(p for p in [_unknown_name("tiny_model", self.tiny_model, list(TINY_PRESETS))] if p)
+        if self.compare_to is not None and self.compare_to not in names:
+            problems.append(f"compare_to={self.compare_to!r} is not among the models {names}; pick one of them")
         if self.sweep_model is not None and self.sweep_model not in names:
             problems.append(f"sweep_model={self.sweep_model!r} is not among the models {names}; pick one of them")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):

@@ -33,6 +33,7 @@ from lvr1kit.eval.runner import load_benchmark, run_model
 from lvr1kit.eval.scoring import (
     SCORER_VERSION,
     majority_baseline,
+    paired_comparisons,
     random_baseline,
     score_rows,
     summarize,
@@ -160,6 +161,14 @@ def write_results(
         },
         "models": models,
     }
+    if cfg.compare_to is not None:
+        results["comparisons"] = {
+            "reference": cfg.compare_to,
+            "metric": "accuracy_lenient",
+            "models": paired_comparisons(
+                scored, cfg.compare_to, samples=cfg.bootstrap_samples, level=cfg.ci_level, seed=0
+            ),
+        }
     write_json_atomic(run_dir / "results.json", results)
     table.to_csv(run_dir / "table.csv", index=False)
     table.to_parquet(run_dir / "table.parquet", index=False)
@@ -217,6 +226,16 @@ def stage_summary(result: EvalResult) -> dict[str, Any]:
     summary["per_category"] = {
         name: {cat: v["accuracy_lenient"] for cat, v in m["per_category"].items()} for name, m in models.items()
     }
+    comparisons = result.results.get("comparisons")
+    summary["diff_vs_reference"] = None
+    if comparisons is not None:
+        summary["diff_vs_reference"] = {
+            "reference": comparisons["reference"],
+            **{
+                name: {g: round(v["diff"], 4) for g, v in groups.items()}
+                for name, groups in comparisons["models"].items()
+            },
+        }
     summary["frame_scaling"] = None
     if result.sweep is not None and not result.sweep.empty:
         part = result.sweep[(result.sweep["group_type"] == "overall") & (result.sweep["metric"] == "accuracy_lenient")]

@@ -10,6 +10,8 @@ Contents:
     - ``majority_baseline`` / ``random_baseline``: always-the-most-frequent-gold-letter and 1/num_options.
     - ``summary_table``: a tidy table (model x group x metric) with bootstrap and Wilson intervals and the spread
       over seeds, baselines included as models named ``baseline:majority`` and ``baseline:random``.
+    - ``paired_comparisons``: each model minus a reference model on the same questions (overall and per category),
+      with a paired bootstrap interval and win/loss counts: the numbers behind "GRPO beat SFT by X points".
 
 Rules (see docs/eval.md):
     - strict: :func:`lvr1kit.rewards.strict_match`, the official evaluator's exact ``<answer>`` span equality;
@@ -34,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lvr1kit.eval.stats import bootstrap_ci, seed_spread, wilson_interval
+from lvr1kit.eval.stats import bootstrap_ci, paired_bootstrap_diff, seed_spread, wilson_interval
 from lvr1kit.rewards import extract_choice, normalize_ground_truth, strict_format_ok, strict_match
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "SCORER_VERSION",
     "duration_bucket",
     "majority_baseline",
+    "paired_comparisons",
     "random_baseline",
     "score_output",
     "score_rows",
@@ -294,3 +297,52 @@ def summary_table(
                     for row in _group_rows(part, samples, level, seed):
                         rows.append({"model": model, "group_type": group_type, "group": str(group), **row})
     return pd.DataFrame(rows)
+
+
+def paired_comparisons(
+    scored: pd.DataFrame,
+    reference: str,
+    *,
+    metric: str = "accuracy_lenient",
+    samples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each model minus ``reference`` on the questions both answered, overall and per category.
+
+    A question's score is its ``metric`` averaged over the model's seeds; the difference of those per-question
+    scores is resampled by question (paired bootstrap), so the interval reflects only disagreements.
+
+    Returns:
+        ``{model: {"all" | category: {"n", "diff", "ci": [low, high], "wins", "losses"}}}`` where ``wins`` counts
+        questions the model scored higher on and ``losses`` lower.
+
+    Raises:
+        ValueError: ``reference`` is not among the scored models (the message lists them).
+    """
+    models = [str(m) for m in scored["model"].unique()]
+    if reference not in models:
+        raise ValueError(f"compare_to={reference!r} is not an evaluated model; pick one of {models}")
+    per_question = scored.groupby(["model", "id"], sort=False).agg(
+        score=(metric, "mean"), category=("category", "first")
+    )
+    ref = per_question.loc[reference]
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for model in models:
+        if model == reference:
+            continue
+        joined = per_question.loc[model].join(ref["score"].rename("ref"), how="inner")
+        groups = [("all", joined)] + [(str(c), part) for c, part in joined.groupby("category", sort=True)]
+        out[model] = {}
+        for name, part in groups:
+            diff, low, high = paired_bootstrap_diff(
+                part["score"].to_numpy(), part["ref"].to_numpy(), samples=samples, level=level, seed=seed
+            )
+            out[model][name] = {
+                "n": len(part),
+                "diff": diff,
+                "ci": [low, high],
+                "wins": int((part["score"] > part["ref"]).sum()),
+                "losses": int((part["score"] < part["ref"]).sum()),
+            }
+    return out

@@ -69,6 +69,8 @@ def test_config_errors_name_the_fix() -> None:
         load_config(EvalConfig, "eval/tiny", {"seeds": [0, 1]})
     with pytest.raises(ConfigError, match="sweep_model='rl'"):
         load_config(EvalConfig, "eval/tiny", {"sweep_model": "rl"})
+    with pytest.raises(ConfigError, match="compare_to='sft' is not among the models"):
+        load_config(EvalConfig, "eval/tiny", {"compare_to": "sft"})
 
 
 def test_run_eval_on_the_tiny_model_writes_reproducible_results(
@@ -87,6 +89,7 @@ def test_run_eval_on_the_tiny_model_writes_reproducible_results(
             "sweep_frames": [4, 8],
             "sweep_strategies": ["uniform", "per_clip"],
             "bootstrap_samples": 200,
+            "compare_to": "untrained",
         },
     )
     assert list(resolve_models(cfg, tmp_path)) == ["untrained", "again"]  # the missing checkpoint is skipped
@@ -118,3 +121,7 @@ def test_run_eval_on_the_tiny_model_writes_reproducible_results(
     summary = stage_summary(result)
     assert summary["models"] == ["untrained", "again"] and set(summary["frame_scaling"]) == {"uniform", "per_clip"}
     assert summary["majority_baseline"]["accuracy"] == 0.5 and summary["questions"] == 6
+    same = results["comparisons"]["models"]["again"]["all"]  # identical answers: a zero difference, no wins
+    assert results["comparisons"]["reference"] == "untrained" and same["n"] == 6
+    assert same["diff"] == 0 and same["ci"] == [0, 0] and same["wins"] == same["losses"] == 0
+    assert summary["diff_vs_reference"]["again"]["all"] == 0

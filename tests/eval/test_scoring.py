@@ -8,6 +8,7 @@ import pytest
 from lvr1kit.eval.scoring import (
     duration_bucket,
     majority_baseline,
+    paired_comparisons,
     random_baseline,
     score_output,
     score_rows,
@@ -120,3 +121,27 @@ def test_summary_table_groups_baselines_and_seed_spread() -> None:
     assert letter_b["value"] == 1.0 and letter_b["n"] == 3
     assert set(table[table["group_type"] == "category"]["group"]) == {"temporal", "plot"}
     assert isinstance(table, pd.DataFrame)
+
+
+def test_paired_comparisons_against_hand_counts() -> None:
+    # 6 questions, 2 categories; "sft" has 2 seeds (per-question mean), "grpo" one.
+    sft = {"s0": [1, 0, 0, 1, 0, 1], "s1": [1, 0, 1, 1, 0, 1]}  # means: 1, 0, .5, 1, 0, 1
+    grpo = [1, 1, 1, 0, 1, 1]
+    cats = ["spatial"] * 3 + ["temporal"] * 3
+    rows = []
+    for seed, scores in enumerate(sft.values()):
+        rows += [{"model": "sft", "seed": seed, "id": f"q{i}", "category": c, "accuracy_lenient": float(v)}
+                 for i, (v, c) in enumerate(zip(scores, cats, strict=True))]  # fmt: skip
+    rows += [{"model": "grpo", "seed": 0, "id": f"q{i}", "category": c, "accuracy_lenient": float(v)}
+             for i, (v, c) in enumerate(zip(grpo, cats, strict=True))]  # fmt: skip
+    out = paired_comparisons(pd.DataFrame(rows), "sft", samples=500)
+    assert set(out) == {"grpo"}
+    overall = out["grpo"]["all"]
+    assert overall["n"] == 6 and overall["diff"] == pytest.approx((0 + 1 + 0.5 + -1 + 1 + 0) / 6)
+    assert (overall["wins"], overall["losses"]) == (3, 1)
+    assert overall["ci"][0] <= overall["diff"] <= overall["ci"][1]
+    assert out["grpo"]["spatial"]["diff"] == pytest.approx(1.5 / 3)
+    assert out["grpo"]["temporal"]["diff"] == pytest.approx(0.0)
+    assert out["grpo"]["temporal"]["wins"] == out["grpo"]["temporal"]["losses"] == 1
+    with pytest.raises(ValueError, match="compare_to='base'.*'sft', 'grpo'"):
+        paired_comparisons(pd.DataFrame(rows), "base")
