@@ -514,6 +514,9 @@ class RLConfig(StrictModel):
     """Rollout nucleus sampling."""
     seed: int = Field(0, ge=0)
     """Seeds data order, rollouts (per prompt) and initialisation."""
+    nproc: int = Field(1, ge=1)
+    """Processes the stage launches (torchrun on this machine; gloo on CPU, NCCL on GPU) when started from the CLI,
+    a notebook or a pipeline; 1 trains in the calling process. Ignored by a process already inside torchrun."""
     save_steps: int = Field(0, ge=0)
     """Save a checkpoint every this many steps (and at the end); 0 saves only at the end."""
     log_rollouts: bool = True
@@ -605,6 +608,9 @@ class SFTConfig(StrictModel):
     """Use only the first this many training records (``None``: all)."""
     seed: int = Field(0, ge=0)
     """Seeds the data order and the tiny model built when no checkpoint is given."""
+    nproc: int = Field(1, ge=1)
+    """Processes the stage launches (torchrun on this machine; gloo on CPU, NCCL on GPU) when started from the CLI,
+    a notebook or a pipeline; 1 trains in the calling process. Ignored by a process already inside torchrun."""
     train: SFTTrainConfig = Field(default_factory=SFTTrainConfig)
     """Optimizer, schedule, batch, checkpoints, logging."""
     lora: LoRAConfig = Field(default_factory=LoRAConfig)

@@ -36,6 +36,7 @@ def test_demo_pipeline_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert rl["params_changed"] is True
     assert math.isfinite(rl["reward_mean_first"]) and math.isfinite(rl["reward_mean_last"])
     assert rl["encoder_calls_per_step"] == rl["distinct_videos_per_step"]  # MR-SP stage 1: one encode per video
+    assert rl["world_size"] == 2 and rl["sp_size"] == 2  # MR-SP stage 2: one sequence-parallel group of 2 processes
 
     scores = stages["eval"]["accuracy_lenient"]
     assert set(scores) >= {"untrained", "sft", "sft_grpo"}

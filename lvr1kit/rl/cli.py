@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from lvr1kit import runs
 from lvr1kit.config import ConfigError, RLConfig, load_config, parse_override
 
 __all__ = ["rl_app"]
@@ -22,22 +21,20 @@ def train_command(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="Run dir (resumed if it holds a checkpoint).")] = Path(
         "runs/dev/rl"
     ),
-    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes (torchrun; gloo on CPU).")] = 1,
+    nproc: Annotated[
+        int | None, typer.Option("--nproc", min=1, help="Processes (torchrun; gloo on CPU); sets `nproc`.")
+    ] = None,
 ) -> None:
-    """Resolve the config, write it to the run dir, and train (in-process, or under torchrun when --nproc > 1)."""
+    """Resolve the config, write it to the run dir, and train (in-process, or under torchrun when nproc > 1)."""
+    overrides = dict(parse_override(s) for s in sets or [])
+    if nproc is not None:
+        overrides["nproc"] = nproc
     try:
-        cfg = load_config(RLConfig, preset, dict(parse_override(s) for s in sets or []))
+        cfg = load_config(RLConfig, preset, overrides)
     except ConfigError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    if nproc == 1:
-        from lvr1kit.rl.train import train
+    from lvr1kit.rl.train import run_rl_stage
 
-        summary = train(cfg, run_dir)
-    else:
-        from lvr1kit.launch import launch_torchrun
-
-        runs.start(run_dir, cfg, "rl")
-        launch_torchrun("lvr1kit.rl.train", ["--run-dir", str(run_dir)], nproc=nproc)
-        summary = runs.read_summary(run_dir)
+    summary = run_rl_stage(cfg, run_dir)
     typer.echo(f"rl: {summary.get('steps')} steps, reward {summary.get('reward_mean_last')}, summary in {run_dir}")

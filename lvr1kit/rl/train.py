@@ -5,7 +5,8 @@ Contents:
     - ``resolve_data``: ``train_file`` (+ ``videos_dir``, default the data stage's ``world`` folder) or a small
       ``data/tiny`` dataset made into ``<run_dir>/data``.
     - ``build_trainer``: the above, loading the model and records, returning a :class:`GRPOTrainer`.
-    - ``train``: ``runs.start`` -> build -> ``train()`` -> ``runs.finish`` (what the notebook and CLI call).
+    - ``train``: ``runs.start`` -> build -> ``train()`` -> ``runs.finish`` (in this process, or every rank).
+    - ``run_rl_stage``: ``train`` here, or ``cfg.nproc`` torchrun processes (what the CLI and notebook 03 call).
     - ``main``: ``torchrun --nproc_per_node N -m lvr1kit.rl.train --run-dir DIR`` (gloo on CPU, NCCL on GPU); reads
       the resolved config the launcher wrote to ``<run_dir>/config.yaml``.
 
@@ -30,7 +31,7 @@ from lvr1kit.models import build_tiny_model, load_model, save_tiny_model
 from lvr1kit.rl.encoding import EmbeddingStore
 from lvr1kit.rl.trainer import GRPOTrainer
 
-__all__ = ["build_trainer", "main", "resolve_data", "resolve_model_path", "train"]
+__all__ = ["build_trainer", "main", "resolve_data", "resolve_model_path", "run_rl_stage", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,20 @@ def train(cfg: RLConfig, run_dir: str | Path) -> dict[str, Any]:
     if _rank() == 0:
         summary = runs.finish(run, summary)
     return summary
+
+
+def run_rl_stage(cfg: RLConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Run the rl stage in this process (``cfg.nproc == 1``) or as ``cfg.nproc`` torchrun processes; the summary.
+
+    What the CLI, notebook 03 and pipelines call; inside a torchrun job call :func:`train` instead.
+    """
+    if cfg.nproc == 1:
+        return train(cfg, run_dir)
+    from lvr1kit.launch import launch_torchrun
+
+    runs.start(run_dir, cfg, "rl")
+    launch_torchrun("lvr1kit.rl.train", ["--run-dir", str(run_dir)], nproc=cfg.nproc)
+    return runs.read_summary(run_dir)
 
 
 def main(argv: list[str] | None = None) -> None:

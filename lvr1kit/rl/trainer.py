@@ -631,7 +631,8 @@ class GRPOTrainer:
             merge_lora(self.model).save_pretrained(export)  # LoRA folded in; without LoRA the policy as it is
             self.tokenizer.save_pretrained(export)
         history = read_metrics(self.run.dir) if self.run is not None else []
-        return summarize_history(history, changed=self._fingerprint() != start, steps=self.state.step)
+        summary = summarize_history(history, changed=self._fingerprint() != start, steps=self.state.step)
+        return summary | {"world_size": self.world_size, "sp_size": self.sp.size}
 
 
 def summarize_history(history: list[dict[str, Any]], *, changed: bool, steps: int) -> dict[str, Any]:

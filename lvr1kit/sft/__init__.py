@@ -1,12 +1,13 @@
 """CoT-SFT: label-masked examples, the video collator, ``transformers.Trainer`` wiring, held-out generations, CLI.
 
-Public names: ``train_sft`` / ``SFTResult`` (train), ``SFTDataset`` / ``SFTCollator`` / ``build_sft_example`` /
-``build_target_ids`` (data), ``SFTTrainer`` / ``causal_lm_loss`` (trainer), ``answer_questions`` /
+Public names: ``train_sft`` / ``launch_or_train_sft`` (``nproc`` torchrun processes) / ``SFTResult`` (train),
+``SFTDataset`` / ``SFTCollator`` / ``build_sft_example`` / ``build_target_ids`` (data), ``SFTTrainer`` /
+``causal_lm_loss`` (trainer), ``answer_questions`` /
 ``score_answers`` (evaluate). The CLI is ``lvr1kit.sft.cli.sft_app`` (``lvr1 sft train``).
 """
 
 from lvr1kit.sft.data import IGNORE_INDEX, SFTCollator, SFTDataset, build_sft_example, build_target_ids
-from lvr1kit.sft.train import SFTResult, train_sft
+from lvr1kit.sft.train import SFTResult, launch_or_train_sft, train_sft
 from lvr1kit.sft.trainer import SFTTrainer, causal_lm_loss
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "build_sft_example",
     "build_target_ids",
     "causal_lm_loss",
+    "launch_or_train_sft",
     "train_sft",
 ]

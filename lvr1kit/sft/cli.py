@@ -33,34 +33,25 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run_sft_stage(cfg: SFTConfig, run_dir: str | Path, *, nproc: int = 1, resume: bool = False) -> dict[str, Any]:
-    """Train (in this process, or ``nproc`` torchrun processes), answer held-out questions, write ``summary.json``.
+def run_sft_stage(cfg: SFTConfig, run_dir: str | Path, *, resume: bool = False) -> dict[str, Any]:
+    """Train (in this process, or ``cfg.nproc`` torchrun processes), answer held-out questions, write the summary.
 
     Returns:
         The summary: ``train_loss_first``/``train_loss_last``, ``steps``, ``train_wall_s``, ``eval/*`` scores of
         the trained model, ``checkpoint`` (the final model folder).
     """
-    from lvr1kit.launch import launch_torchrun
     from lvr1kit.sft.evaluate import evaluate_held_out
-    from lvr1kit.sft.train import train_sft
+    from lvr1kit.sft.train import launch_or_train_sft
 
     run = runs.start(run_dir, cfg, stage="sft")
-    if nproc > 1:
-        args = ["--config", str(run.config_path), "--run-dir", str(run.dir)] + (["--resume"] if resume else [])
-        launch_torchrun("lvr1kit.sft.train", args, nproc=nproc)
-        losses = [r["loss/sft"] for r in runs.read_metrics(run.dir) if "loss/sft" in r]
-        steps = max((r["step"] for r in runs.read_metrics(run.dir)), default=0)
-        wall = next((r["perf/wall_s"] for r in reversed(runs.read_metrics(run.dir)) if "perf/wall_s" in r), None)
-        model_dir = run.dir / "model"
-    else:
-        result = train_sft(cfg, run.dir, resume=resume)
-        losses, steps, wall, model_dir = result.losses, result.steps, result.wall_s, result.model_dir
+    result = launch_or_train_sft(cfg, run.dir, resume=resume)
+    losses, steps, wall, model_dir = result.losses, result.steps, result.wall_s, result.model_dir
     _, scores = evaluate_held_out(cfg, run.dir, model_dir)
     summary = {
         "train_loss_first": losses[0] if losses else None,
         "train_loss_last": losses[-1] if losses else None,
         "steps": steps,
-        "nproc": nproc,
+        "nproc": cfg.nproc,
         "train_wall_s": wall,
         "eval_format_rate": scores.get("eval/format_rate"),
         "eval_accuracy": scores.get("eval/accuracy"),
@@ -75,13 +66,18 @@ def train_command(
     preset: Annotated[str, typer.Option("--preset", help="Packaged preset (sft/tiny) or YAML path.")] = "sft/tiny",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Dotted override key=value (repeatable).")] = None,
     run_dir: Annotated[Path, typer.Option("--run-dir", help="The stage's run folder.")] = Path("runs/dev/sft"),
-    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes (torchrun); 1 trains in this process.")] = 1,
+    nproc: Annotated[
+        int | None, typer.Option("--nproc", min=1, help="Processes (torchrun); 1 trains here; sets `nproc`.")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Resume from the newest checkpoint in the run dir.")] = False,
 ) -> None:
     """Fine-tune, answer held-out questions, and print the summary as JSON."""
     try:
-        cfg = load_config(SFTConfig, preset, dict(parse_override(s) for s in set_ or []))
-        summary = run_sft_stage(cfg, run_dir, nproc=nproc, resume=resume)
+        overrides = dict(parse_override(s) for s in set_ or [])
+        if nproc is not None:
+            overrides["nproc"] = nproc
+        cfg = load_config(SFTConfig, preset, overrides)
+        summary = run_sft_stage(cfg, run_dir, resume=resume)
     except (ConfigError, runs.RunError, FileNotFoundError) as err:
         raise _fail(str(err)) from None
     typer.echo(json.dumps(summary, default=str))

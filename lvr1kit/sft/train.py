@@ -46,7 +46,16 @@ from lvr1kit.mrsp.cache import EmbeddingCache, vision_weights_version
 from lvr1kit.sft.data import SFTCollator, SFTDataset, prepare_videos
 from lvr1kit.sft.trainer import RunLogCallback, SFTTrainer, TimeLimitCallback, causal_lm_loss, merge_lora, prepare_model
 
-__all__ = ["DataPaths", "SFTResult", "build_training_args", "main", "resolve_data", "resolve_model_dir", "train_sft"]
+__all__ = [
+    "DataPaths",
+    "SFTResult",
+    "build_training_args",
+    "launch_or_train_sft",
+    "main",
+    "resolve_data",
+    "resolve_model_dir",
+    "train_sft",
+]
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +285,31 @@ def train_sft(cfg: SFTConfig, run_dir: str | Path, *, resume: bool | str = False
     if run is not None:
         run.log(result.steps, **{"perf/wall_s": wall_s, **result.cache_stats})
     return result
+
+
+def launch_or_train_sft(cfg: SFTConfig, run_dir: str | Path, *, resume: bool | str = False) -> SFTResult:
+    """:func:`train_sft` in this process (``cfg.nproc == 1``) or in ``cfg.nproc`` torchrun processes.
+
+    For a launched run the result is read back from the run dir (``metrics.jsonl``); ``log_history`` and
+    ``trainable_params`` stay empty there. What the CLI, notebook 02 and pipelines call.
+    """
+    if cfg.nproc == 1:
+        return train_sft(cfg, run_dir, resume=resume)
+    from lvr1kit.launch import launch_torchrun
+
+    run = runs.start(run_dir, cfg, stage="sft")
+    args = ["--config", str(run.config_path), "--run-dir", str(run.dir)]
+    args += [] if not resume else ["--resume"] if resume is True else ["--resume", str(resume)]
+    launch_torchrun("lvr1kit.sft.train", args, nproc=cfg.nproc)
+    metrics = runs.read_metrics(run.dir)
+    last: dict[str, Any] = next((r for r in reversed(metrics) if "perf/wall_s" in r), {})
+    return SFTResult(
+        model_dir=run.dir / "model",
+        losses=[r["loss/sft"] for r in metrics if "loss/sft" in r],
+        steps=max((int(r["step"]) for r in metrics), default=0),
+        wall_s=float(last.get("perf/wall_s", 0.0)),
+        cache_stats={k: v for k, v in last.items() if k.startswith("cache/")},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,7 @@ import pytest
 
 from lvr1kit import runs
 from lvr1kit.config import SFTConfig
-from lvr1kit.launch import launch_torchrun
-from lvr1kit.sft import train_sft
+from lvr1kit.sft import launch_or_train_sft, train_sft
 
 
 def _with(cfg: SFTConfig, cache: Path, **train: int) -> SFTConfig:
@@ -23,17 +22,8 @@ def test_two_processes_match_one_process(sft_cfg: SFTConfig, tmp_path: Path) -> 
         _with(sft_cfg, cache, max_steps=3, per_device_batch_size=2, grad_accum_steps=2), tmp_path / "one"
     )
     cfg2 = _with(sft_cfg, cache, max_steps=3, per_device_batch_size=2, grad_accum_steps=1)
-    run = runs.start(tmp_path / "two", cfg2, stage="sft")
-    lines: list[str] = []
-    launch_torchrun(
-        "lvr1kit.sft.train",
-        ["--config", str(run.config_path), "--run-dir", str(run.dir)],
-        nproc=2,
-        env={"OMP_NUM_THREADS": "1"},
-        on_line=lines.append,
-        timeout_s=240,
-    )
-    losses = [r["loss/sft"] for r in runs.read_metrics(run.dir) if "loss/sft" in r]
-    assert len(losses) == 3, "\n".join(lines[-20:])
+    two = launch_or_train_sft(cfg2.model_copy(update={"nproc": 2}), tmp_path / "two")  # torchrun, 2 gloo ranks
+    losses = [r["loss/sft"] for r in runs.read_metrics(tmp_path / "two") if "loss/sft" in r]
+    assert two.losses == losses and two.steps == 3
     assert losses == pytest.approx(single.losses, rel=1e-5, abs=1e-5)
-    assert (run.dir / "model" / "config.json").is_file()
+    assert (two.model_dir / "config.json").is_file() and two.cache_stats["cache/hit_rate"] == 1.0
