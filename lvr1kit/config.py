@@ -144,10 +144,19 @@ class ModelConfig(StrictModel):
     """Attention kernel passed to ``from_pretrained`` (``sdpa``, ``flash_attention_2``); ``None`` = default."""
     freeze_vision: bool = True
     """Keep the vision tower frozen (its features can then be cached)."""
+    train_projector: bool = False
+    """With ``freeze_vision``: keep the projector (Qwen2.5-VL's patch merger, which sits inside the tower) trainable.
+    The frozen blocks' outputs are cached instead of the final features and the merger runs in every step
+    (``lvr1kit.models.projector``; CoT-SFT only, Qwen2.5-VL only)."""
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         problems = []
+        if self.train_projector and not self.freeze_vision:
+            problems.append(
+                "model.train_projector=true needs model.freeze_vision=true (an unfrozen tower trains its projector "
+                "anyway); set one of them to false"
+            )
         if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
             problems.append(
                 f"model.min_pixels={self.min_pixels} exceeds model.max_pixels={self.max_pixels}; swap or lower them"
@@ -525,6 +534,11 @@ class RLConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> RLConfig:
         problems = []
+        if self.model.train_projector:
+            problems.append(
+                "model.train_projector is CoT-SFT only; GRPO trains the LM with the tower frozen (merger included): "
+                "set model.train_projector=false"
+            )
         completions = self.prompts_per_step * self.grpo.num_generations
         if self.prompts_per_step % self.updates_per_batch:
             problems.append(
@@ -636,6 +650,8 @@ class SFTConfig(StrictModel):
             problems.extend(p for p in [_unknown_name("tiny_model", self.tiny_model, list(TINY_PRESETS))] if p)
         if self.lora.rank and not self.model.freeze_vision:
             problems.append("lora.rank > 0 adapts only the LM; set model.freeze_vision=true (or lora.rank=0)")
+        if self.model.train_projector and not self.cache_embeddings:
+            problems.append("model.train_projector caches the frozen blocks' states; set cache_embeddings=true")
         if self.eval_file is not None and self.train_file is None:
             problems.append("eval_file is set but train_file is null; set both (the data stage's files) or neither")
         _raise_if(problems)

@@ -11,6 +11,8 @@ from lvr1kit.config import (
     ConfigError,
     GRPOConfig,
     MRSPConfig,
+    RLConfig,
+    SFTConfig,
     VideoConfig,
     dump_config,
     list_presets,
@@ -58,6 +60,10 @@ def test_cross_field_checks_gather_all_complaints_with_remedy() -> None:
         load_config(VideoConfig, None, {"strategy": "per_clip", "max_frames": 4, "frames_per_clip": 8})
     with pytest.raises(ConfigError, match="must be even"):
         load_config(MRSPConfig, None, {"encode_chunk_frames": 63})
+    with pytest.raises(ConfigError, match="train_projector=true needs model.freeze_vision=true"):
+        load_config(SFTConfig, "sft/tiny", {"model.train_projector": True, "model.freeze_vision": False})
+    with pytest.raises(ConfigError, match="train_projector is CoT-SFT only"):
+        load_config(RLConfig, "rl/tiny", {"model.train_projector": True})
 
 
 def test_unknown_preset_suggests_close_names() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,9 +166,11 @@ def prepare_videos(
     model: PreTrainedModel | None = None,
     cache: EmbeddingCache | None = None,
     weights_version: str | None = None,
+    encoder: Callable[[PreTrainedModel, VideoInputs], torch.Tensor] = encode_video,
 ) -> dict[str, VideoMeta]:
     """Metadata of every distinct video; with ``cache`` set, also make sure its embeddings are cached.
 
+    ``encoder`` makes the cached tensor (``encode_video``; ``encode_premerger`` with a trainable projector).
     Under torchrun, rank r decodes and encodes videos r, r+W, ... and the ranks then read each other's entries
     from the shared cache (a barrier separates the two). Without a cache every rank decodes every video once.
 
@@ -188,7 +190,7 @@ def prepare_videos(
         if i % world != rank or keys[video] in cache:
             continue
         inputs = load_video_inputs(root / video, video_cfg, settings)
-        cache.put(keys[video], encode_video(model, inputs), meta=VideoMeta.from_inputs(inputs).to_meta())
+        cache.put(keys[video], encoder(model, inputs), meta=VideoMeta.from_inputs(inputs).to_meta())
         encoded += 1
     if world > 1:
         torch.distributed.barrier()

@@ -40,8 +40,9 @@ from transformers.trainer_utils import get_last_checkpoint
 from lvr1kit import runs
 from lvr1kit.config import DataGenConfig, SFTConfig, load_config
 from lvr1kit.data.io import read_records
-from lvr1kit.models import LoadedModel, build_tiny_model, load_model, save_tiny_model
+from lvr1kit.models import LoadedModel, build_tiny_model, encode_video, load_model, save_tiny_model
 from lvr1kit.models.examples import settings_from_config
+from lvr1kit.models.projector import check_projector_support, encode_premerger, premerger_version
 from lvr1kit.mrsp.cache import EmbeddingCache, vision_weights_version
 from lvr1kit.sft.data import SFTCollator, SFTDataset, prepare_videos
 from lvr1kit.sft.trainer import RunLogCallback, SFTTrainer, TimeLimitCallback, causal_lm_loss, merge_lora, prepare_model
@@ -217,7 +218,11 @@ def train_sft(cfg: SFTConfig, run_dir: str | Path, *, resume: bool | str = False
     if not records:
         raise ValueError(f"train_file={paths.train_file} holds no records; rerun the data stage")
     cache = build_cache(cfg, run_dir)
+    projector = cfg.model.train_projector
+    if projector:
+        check_projector_support(model)
     start = time.perf_counter()
+    version = (premerger_version(model) if projector else vision_weights_version(model)) if cache else None
     metas = prepare_videos(
         [r.videos for r in records],
         paths.videos_dir,
@@ -225,7 +230,8 @@ def train_sft(cfg: SFTConfig, run_dir: str | Path, *, resume: bool | str = False
         settings,
         model=model if cache else None,
         cache=cache,
-        weights_version=vision_weights_version(model) if cache else None,
+        weights_version=version,
+        encoder=encode_premerger if projector else encode_video,
     )
     log.info("prepared %d videos in %.1f s", len(metas), time.perf_counter() - start)
     dataset = SFTDataset(
@@ -238,7 +244,7 @@ def train_sft(cfg: SFTConfig, run_dir: str | Path, *, resume: bool | str = False
         max_prompt_tokens=cfg.model.max_prompt_tokens,
         cache=cache,
     )
-    trainable = prepare_model(model, freeze_vision=cfg.model.freeze_vision, lora=cfg.lora)
+    trainable = prepare_model(model, freeze_vision=cfg.model.freeze_vision, lora=cfg.lora, train_projector=projector)
     n_trainable = sum(p.numel() for p in trainable.parameters() if p.requires_grad)
     logger_cb = RunLogCallback(run)
     callbacks: list[Any] = [logger_cb]
@@ -253,6 +259,7 @@ def train_sft(cfg: SFTConfig, run_dir: str | Path, *, resume: bool | str = False
         data_collator=SFTCollator(pad_token_id=int(tokenizer.pad_token_id)),
         compute_loss_func=causal_lm_loss,
         callbacks=callbacks,
+        project_features=projector,
     )
     checkpoint: str | None = None
     if resume:

@@ -1,8 +1,9 @@
 """The ``transformers.Trainer`` wiring of CoT-SFT: model set-up, the loss, callbacks.
 
 Contents:
-    - ``prepare_model``: freeze the vision tower (``model.freeze_vision``) and wrap the LM in LoRA adapters
-      (``lora.rank`` > 0, through ``peft``), leaving projector and LM trainable otherwise.
+    - ``prepare_model``: freeze the vision tower (``model.freeze_vision``; Qwen2.5-VL's projector sits inside it
+      and is frozen with it unless ``model.train_projector``) and wrap the LM in LoRA adapters (``lora.rank`` > 0,
+      through ``peft``), leaving the LM trainable otherwise.
     - ``merge_lora``: fold adapters back into the weights, giving an ordinary model.
     - ``causal_lm_loss``: summed next-token cross-entropy over label positions divided by the number of label
       tokens of the whole accumulated global batch (``num_items_in_batch``), so 1 process with accumulation and
@@ -32,6 +33,7 @@ from transformers import PreTrainedModel, Trainer, TrainerCallback, TrainerContr
 
 from lvr1kit.config import LoRAConfig
 from lvr1kit.models import video_encoder_outputs
+from lvr1kit.models.projector import project
 from lvr1kit.runs import Run
 from lvr1kit.sft.data import IGNORE_INDEX
 
@@ -60,8 +62,11 @@ METRIC_KEYS: dict[str, str] = {
 """Trainer log key -> workbench metric key (``metrics.jsonl`` and TensorBoard tags keep Trainer's names)."""
 
 
-def prepare_model(model: PreTrainedModel, *, freeze_vision: bool, lora: LoRAConfig) -> torch.nn.Module:
-    """Freeze the vision tower if asked and add LoRA adapters to the LM when ``lora.rank`` > 0.
+def prepare_model(
+    model: PreTrainedModel, *, freeze_vision: bool, lora: LoRAConfig, train_projector: bool = False
+) -> torch.nn.Module:
+    """Freeze the vision tower if asked (its projector too, unless ``train_projector``) and add LoRA adapters to
+    the LM when ``lora.rank`` > 0.
 
     Returns:
         The model to train (a ``peft.PeftModel`` with adapters, else ``model`` itself).
@@ -70,6 +75,8 @@ def prepare_model(model: PreTrainedModel, *, freeze_vision: bool, lora: LoRAConf
         ImportError: ``lora.rank`` > 0 without ``peft`` installed (the message says how to install it).
     """
     model.model.visual.requires_grad_(not freeze_vision)
+    if train_projector:
+        model.model.visual.merger.requires_grad_(True)
     if not lora.rank:
         return model
     try:
@@ -88,6 +95,8 @@ def prepare_model(model: PreTrainedModel, *, freeze_vision: bool, lora: LoRAConf
     wrapped = get_peft_model(model, peft_cfg)
     if not freeze_vision:  # peft freezes everything but the adapters; keep the tower's setting
         model.model.visual.requires_grad_(True)
+    if train_projector:
+        model.model.visual.merger.requires_grad_(True)
     return wrapped
 
 
@@ -121,7 +130,15 @@ def causal_lm_loss(
 
 
 class SFTTrainer(Trainer):
-    """``Trainer`` that feeds cached vision features (``video_embeds``) as ``mm_encoder_outputs``."""
+    """``Trainer`` that feeds cached vision features (``video_embeds``) as ``mm_encoder_outputs``.
+
+    With ``project_features=True`` the cached tensors are the frozen blocks' states and the (trainable) projector
+    runs on them first (:func:`lvr1kit.models.projector.project`).
+    """
+
+    def __init__(self, *args: Any, project_features: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project_features = project_features
 
     def compute_loss(
         self,
@@ -135,6 +152,8 @@ class SFTTrainer(Trainer):
         embeds = inputs.pop("video_embeds", None)
         if embeds is not None:
             base = self.accelerator.unwrap_model(model)
+            if self.project_features:
+                embeds = [project(base, e) for e in embeds]
             inputs["mm_encoder_outputs"] = {"video": video_encoder_outputs(base, embeds)}
         inputs["use_cache"] = False
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)

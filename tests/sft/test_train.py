@@ -13,6 +13,7 @@ from lvr1kit.config import SFTConfig
 from lvr1kit.data import read_records
 from lvr1kit.models import load_model, video_encoder_outputs
 from lvr1kit.models.examples import settings_from_config
+from lvr1kit.models.projector import premerger_version
 from lvr1kit.mrsp import EmbeddingCache, vision_weights_version
 from lvr1kit.sft import SFTCollator, SFTDataset, causal_lm_loss, train_sft
 from lvr1kit.sft.data import prepare_videos
@@ -113,3 +114,24 @@ def test_trainable_tower_trains_on_pixels(sft_cfg: SFTConfig, tiny_model_dir: Pa
     assert vision_weights_version(load_model(result.model_dir).model) != vision_weights_version(
         load_model(tiny_model_dir).model
     )
+
+
+def test_trainable_projector_trains_only_the_merger_on_cached_states(
+    sft_cfg: SFTConfig, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    cfg = sft_cfg.model_copy(
+        update={
+            "model": sft_cfg.model.model_copy(update={"train_projector": True}),
+            "train": sft_cfg.train.model_copy(update={"max_steps": 3, "learning_rate": 1e-2}),
+        }
+    )
+    result = train_sft(cfg, tmp_path / "run")
+    assert result.cache_stats["cache/hit_rate"] > 0  # cached and read back
+    cached = EmbeddingCache(tmp_path / "run" / "embed_cache")
+    entries = list(cached.root.rglob("*.safetensors"))
+    assert entries and all(cached.get(p.stem).ndim == 3 and cached.get(p.stem).shape[1] == 4 for p in entries)
+    before = load_model(tiny_model_dir).model.model.visual.state_dict()
+    after = load_model(result.model_dir).model.model.visual.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("merger.") for k in changed)  # the projector learned, the blocks did not
+    assert premerger_version(load_model(result.model_dir).model) == premerger_version(load_model(tiny_model_dir).model)
