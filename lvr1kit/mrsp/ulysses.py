@@ -7,7 +7,8 @@ Contents:
     - ``ulysses_attention``: the attention function. With an ``sp_group`` keyword (passed by
       :func:`lvr1kit.mrsp.sp.sp_compute_logprobs` through the model's ``**kwargs``) it runs sequence-parallel:
       q/k/v ``[B, H, S/k, D]`` -> all-to-all -> ``[B, H/k, S, D]`` -> per row, causal SDPA over the real slots of
-      the global key padding mask (pad slots compacted away) -> all-to-all back -> ``[B, S/k, H, D]``.
+      the global key padding mask (pad slots compacted away; a row without padding runs in place) with grouped
+      K/V heads (``enable_gqa``, no repeated copies) -> all-to-all back -> ``[B, S/k, H, D]``.
       Without it, it is plain transformers SDPA, so the same loaded
       model still serves ``generate`` and single-process ``compute_logprobs``.
     - ``check_heads``: the heads-divisibility rule, with a message naming the key and the valid sizes.
@@ -86,8 +87,7 @@ def _sp_attention(
     q = all_to_all(query, 1, 2, sp)  # [B, H/k, S, D]
     k = all_to_all(key, 1, 2, sp)  # [B, Hkv'/k, S, D]
     v = all_to_all(value, 1, 2, sp)
-    groups = q.shape[1] // k.shape[1]
-    k, v = _repeat_heads(k, groups), _repeat_heads(v, groups)  # [B, H/k, S, D]
+    gqa = q.shape[1] != k.shape[1]  # [B, Hkv'/k, S, D] K/V serve their query-head group (no repeated copies)
     seq = q.shape[2]
     if key_mask.shape[-1] != seq:
         raise ValueError(
@@ -99,17 +99,26 @@ def _sp_attention(
     valid = key_mask.to(q.device, torch.bool).reshape(q.shape[0], seq)  # [B, S]
     rows = []
     for b in range(q.shape[0]):
+        row = slice(b, b + 1)
+        if bool(valid[b].all()):  # no padding slots: attend in place, no compacted copies
+            rows.append(
+                F.scaled_dot_product_attention(
+                    q[row], k[row], v[row], dropout_p=dropout, is_causal=True, scale=scaling, enable_gqa=gqa
+                )
+            )
+            continue
         idx = valid[b].nonzero().squeeze(1)  # [n_b] slot order = sequence order
         o = F.scaled_dot_product_attention(
-            q[b : b + 1, :, idx],
-            k[b : b + 1, :, idx],
-            v[b : b + 1, :, idx],
+            q[row, :, idx],
+            k[row, :, idx],
+            v[row, :, idx],
             dropout_p=dropout,
             is_causal=True,
             scale=scaling,
+            enable_gqa=gqa,
         )  # [1, H/k, n_b, D]
         rows.append(q.new_zeros(1, *q.shape[1:]).index_copy(2, idx, o))
-    out = torch.cat(rows)  # [B, H/k, S, D]
+    out = rows[0] if len(rows) == 1 else torch.cat(rows)  # [B, H/k, S, D]
     return all_to_all(out, 2, 1, sp)  # [B, H, S/k, D]
 
 
