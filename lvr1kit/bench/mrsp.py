@@ -112,8 +112,8 @@ def pin_malloc_for_measurement() -> bool:
     fragmentation, not live tensors. That slack is the same absolute size with 1 or k ranks, so it inflated the
     k-rank/1-rank prefill ratio (measured at 2048 frames: 0.67 with the default, 0.55 pinned; see LOG.md). Pinning
     makes the CPU number comparable to the GPU one (``torch.cuda.max_memory_allocated``). Process-wide and not
-    undone (glibc cannot restore its dynamic threshold), and it makes allocation slower: the bench pins it only
-    before its memory ladder, after all timed rows. Returns ``False`` where the C library is not glibc.
+    undone (glibc cannot restore its dynamic threshold), and it makes allocation slower: the bench pins it only in
+    the fresh processes that run its memory ladder (never where steps are timed). Returns ``False`` where the C library is not glibc.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -265,7 +265,7 @@ def prefill_peak_mb(
 
 
 def _memory_ladder(model_path: str, settings: dict[str, Any], sp: SPGroup) -> list[dict[str, Any]]:
-    pin_malloc_for_measurement()  # after every timed row of this process (it slows allocation)
+    pin_malloc_for_measurement()  # the ladder runs in processes of its own (pinning slows allocation)
     loaded = load_model(model_path, device="cuda" if torch.cuda.is_available() else "cpu")
     loaded.model.model.visual.requires_grad_(False)
     if sp.size > 1:
@@ -317,16 +317,24 @@ def _add_speedups(rows: list[dict[str, Any]]) -> None:
         row["within_15pct_of_ideal"] = row["speedup"] >= 0.85 * row["ideal_speedup"]
 
 
-def _launch_sp(settings: dict[str, Any], model_path: str, work: Path, sp: int) -> list[dict[str, Any]]:
-    spec = work / "spec.json"
-    spec.write_text(json.dumps({"settings": settings, "model_path": model_path, "out": str(work)}))
+def _launch_workers(
+    settings: dict[str, Any], model_path: str, work: Path, nproc: int, part: str
+) -> list[dict[str, Any]]:
+    """Run ``part`` (``rows``: the stage1+sp steps; ``ladder``: the prefill-memory ladder) in ``nproc`` fresh
+    torchrun processes; returns each rank's results. Fresh processes keep one measurement's heap out of another's."""
+    spec = work / f"spec_{part}_{nproc}.json"
+    out = work / f"{part}_{nproc}"
+    out.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps({"settings": settings, "model_path": model_path, "out": str(out), "part": part}))
     env = {**os.environ, "OMP_NUM_THREADS": str(settings["threads_per_process"])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(sp),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
            "-m", "lvr1kit.bench.mrsp", "--spec", str(spec)]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"the {sp}-rank bench worker failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    return [json.loads((work / f"rank{r}.json").read_text()) for r in range(sp)]
+        raise RuntimeError(
+            f"the {nproc}-rank bench worker ({part}) failed (exit {done.returncode}):\n{done.stderr[-4000:]}"
+        )
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(nproc)]
 
 
 def run_mrsp_bench(
@@ -394,13 +402,14 @@ def run_mrsp_bench(
         for frames in frame_counts:
             for config in ("baseline", "stage1"):
                 rows.append(bench_step(settings, model_path, frames, config))
-        memory: dict[str, Any] = {"one_rank": _memory_ladder(model_path, settings, SPGroup(0, 1))}
+        memory: dict[str, Any] = {"one_rank": _launch_workers(settings, model_path, work, 1, "ladder")[0]["ladder"]}
         if sp > 1:
-            ranks = _launch_sp(settings, model_path, work, sp)
+            ranks = _launch_workers(settings, model_path, work, sp, "rows")
             for i, row in enumerate(ranks[0]["rows"]):
                 row["peak_mem_mb_per_rank"] = [r["rows"][i]["peak_mem_mb"] for r in ranks]
                 row["peak_mem_mb"] = max(row["peak_mem_mb_per_rank"])
                 rows.append(row)
+            ranks = _launch_workers(settings, model_path, work, sp, "ladder")
             memory[f"{sp}_ranks"] = [
                 {**point, "peak_prefill_mb_per_rank": [r["ladder"][i]["peak_prefill_mb"] for r in ranks]}
                 for i, point in enumerate(ranks[0]["ladder"])
@@ -487,7 +496,8 @@ def summarize_report(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """torchrun worker: the ``stage1+sp`` rows and the K-rank prefill ladder of this rank, to ``rank<r>.json``."""
+    """torchrun worker: this rank's ``stage1+sp`` rows (spec ``part: rows``) or prefill ladder (``part: ladder``;
+    with one process, the one-rank ladder) to ``<out>/rank<r>.json``."""
     parser = argparse.ArgumentParser(description="MR-SP bench worker (launched by run_mrsp_bench)")
     parser.add_argument("--spec", required=True)
     args = parser.parse_args(argv)
@@ -497,12 +507,15 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     sp = init_sp_group(int(os.environ["WORLD_SIZE"]))
     try:
-        if settings["warmup"]:
-            bench_step(settings, model_path, min(min(settings["frames"]), 16), "stage1+sp", sp.size)
-        rows = [bench_step(settings, model_path, n, "stage1+sp", sp.size) for n in settings["frames"]]
-        ladder = _memory_ladder(model_path, settings, sp)
+        result: dict[str, Any] = {}
+        if spec["part"] == "rows":
+            if settings["warmup"]:
+                bench_step(settings, model_path, min(min(settings["frames"]), 16), "stage1+sp", sp.size)
+            result["rows"] = [bench_step(settings, model_path, n, "stage1+sp", sp.size) for n in settings["frames"]]
+        else:
+            result["ladder"] = _memory_ladder(model_path, settings, sp)
         out = Path(spec["out"]) / f"rank{torch.distributed.get_rank()}.json"
-        out.write_text(json.dumps({"rows": rows, "ladder": ladder}))
+        out.write_text(json.dumps(result))
     finally:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
