@@ -113,7 +113,8 @@ def pin_malloc_for_measurement() -> bool:
     k-rank/1-rank prefill ratio (measured at 2048 frames: 0.67 with the default, 0.55 pinned; see LOG.md). Pinning
     makes the CPU number comparable to the GPU one (``torch.cuda.max_memory_allocated``). Process-wide and not
     undone (glibc cannot restore its dynamic threshold), and it makes allocation slower: the bench pins it only in
-    the fresh processes that run its memory ladder (never where steps are timed). Returns ``False`` where the C library is not glibc.
+    the fresh processes that run its memory ladder (never where steps are timed). Returns ``False`` where the C
+    library is not glibc.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
