@@ -15,8 +15,6 @@ stay frozen and cached, and the merger trains:
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -68,14 +66,8 @@ def project(model: PreTrainedModel, premerger: torch.Tensor) -> torch.Tensor:
     return tower.merger(states.reshape(-1, states.shape[-1])).unsqueeze(0)
 
 
-def premerger_version(model: torch.nn.Module, parts: Sequence[str] = ("merger.",)) -> str:
-    """Hash (sha256, 16 hex digits) of the vision tower's weights except those under ``parts`` (the merger)."""
-    tower = _tower(model)
-    digest = hashlib.sha256(b"premerger")
-    for name, tensor in sorted(tower.state_dict().items()):
-        if name.startswith(tuple(parts)):
-            continue
-        t = tensor.detach().to("cpu").contiguous()
-        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()[:16]
+def premerger_version(model: torch.nn.Module) -> str:
+    """Version of the vision tower without its merger (what the cached pre-merger states depend on)."""
+    from lvr1kit.mrsp.cache import vision_weights_version
+
+    return "premerger-" + vision_weights_version(model, exclude=("merger.",))

@@ -84,14 +84,17 @@ def video_fingerprint(path: str | os.PathLike[str]) -> str:
     return value
 
 
-def vision_weights_version(model: torch.nn.Module) -> str:
+def vision_weights_version(model: torch.nn.Module, *, exclude: tuple[str, ...] = ()) -> str:
     """Hash (sha256, first 16 hex digits) of the vision tower's parameter names, shapes, dtypes and values.
 
     Accepts a Qwen-VL model (``model.model.visual``), a PEFT wrapper around one, or the vision module itself.
+    ``exclude``: name prefixes left out (``("merger.",)`` hashes the blocks a trainable projector reads).
     """
     tower = _vision_tower(model)
     digest = hashlib.sha256()
     for name, param in sorted(tower.state_dict().items()):
+        if exclude and name.startswith(exclude):
+            continue
         tensor = param.detach().to("cpu").contiguous()
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
