@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -62,6 +62,15 @@ def video_command(
     typer.echo(json.dumps(report["targets"]))
 
 
+def _write_report(out: Path, report: dict[str, Any], *extra: Any) -> None:
+    """Write ``report`` as JSON to ``out``; echo one line per result row, then ``extra`` objects, then the path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    for row in [*report["results"], *extra]:
+        typer.echo(json.dumps(row))
+    typer.echo(f"wrote {out}", err=True)
+
+
 @bench_app.command("model")
 def model_command(
     out: Annotated[Path, typer.Option(help="JSON file to write the results to.")],
@@ -93,11 +102,7 @@ def model_command(
         repeats=repeats,
         seed=seed,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    for row in report["results"]:
-        typer.echo(json.dumps(row))
-    typer.echo(f"wrote {out}", err=True)
+    _write_report(out, report)
 
 
 @bench_app.command("mrsp")
@@ -140,9 +145,4 @@ def mrsp_command(
         warmup=warmup,
         threads=threads,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    for row in report["results"]:
-        typer.echo(json.dumps(row))
-    typer.echo(json.dumps(report["memory"]))
-    typer.echo(f"wrote {out}", err=True)
+    _write_report(out, report, report["memory"])
